@@ -1,0 +1,1 @@
+"""The vip-sidecar process: settings, store, pipeline, jobs, sandbox, CLI."""
