@@ -1,0 +1,1 @@
+"""The webhook receiver: a Flask app with one blueprint per vendor."""

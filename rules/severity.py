@@ -1,0 +1,419 @@
+"""Severity triage (P1 / P2 / P3) from the customer's words and ticket fields.
+
+The policy lives in YAML (``rules/data/triage.yaml`` holds the shipped
+defaults and documents every key). Phrase families in English and Indonesian
+add their weight when they match the cleaned subject or body; negations cancel
+a match and hedges soften it; the ticket type, the requester's priority and the
+tier add their own weights. The sum against two thresholds gives the level,
+and every weight that counted becomes a short reason for the internal note.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from rules.model import SeverityDecision
+from rules.text import clean_text
+
+LEVELS = ("P1", "P2", "P3")
+_CLAUSE_BREAK = re.compile(r"[.;:!?\n,()\[\]]|\b(?:but|tapi|tetapi|namun)\b")
+_WINDOW_WORD = re.compile(r"[\w'-]+")
+
+
+@dataclass(frozen=True)
+class PhraseFamily:
+    """Phrases that mean one thing (``outage``, ``kecewa``...) and its weight."""
+
+    name: str
+    level: str
+    weight: float
+    phrases: tuple[str, ...]
+    pattern: re.Pattern[str] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class FrustrationPolicy:
+    """Thresholds and cue families for frustration scoring and escalation."""
+
+    threshold: float
+    sharp: float
+    sustained: float
+    sustained_messages: int
+    caps_weight: float
+    caps_min_letters: int
+    caps_ratio: float
+    exclaim_weight: float
+    cues: tuple[PhraseFamily, ...]
+
+
+@dataclass(frozen=True)
+class TriagePolicy:
+    """Everything severity and frustration triage decide with; immutable."""
+
+    subject_weight: float
+    body_weight: float
+    hedge_factor: float
+    negation_window: int
+    max_reasons: int
+    p1_threshold: float
+    p3_threshold: float
+    negations: frozenset[str]
+    hedges: frozenset[str]
+    families: tuple[PhraseFamily, ...]
+    type_weights: tuple[tuple[str, float], ...]
+    priority_weights: tuple[tuple[str, float], ...]
+    tier_weights: tuple[tuple[str, float], ...]
+    frustration: FrustrationPolicy
+
+
+@dataclass(frozen=True)
+class PhraseHit:
+    """One phrase found in a text, after negation and hedges were applied."""
+
+    family: PhraseFamily
+    phrase: str
+    factor: float
+    note: str = ""
+
+
+# --- configuration -----------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _default_raw() -> dict[str, Any]:
+    text = resources.files("rules").joinpath("data/triage.yaml").read_text("utf-8")
+
+    return yaml.safe_load(text)
+
+
+@lru_cache(maxsize=1)
+def load_default_policy() -> TriagePolicy:
+    """The shipped policy from ``rules/data/triage.yaml`` (read once)."""
+    return _build_policy(_default_raw(), "triage")
+
+
+def parse_triage_config(raw: dict | None, where: str = "triage") -> TriagePolicy:
+    """Merge a user's ``triage:`` mapping over the defaults and validate it.
+
+    Mappings merge key by key, lists replace lists, and a family set to
+    ``null`` is removed. Raises ValueError naming the key path of a bad value.
+    """
+    if raw is None:
+        return load_default_policy()
+
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where}: expected a mapping, got {type(raw).__name__}")
+
+    merged = _merge(copy.deepcopy(_default_raw()), raw, where)
+
+    return _build_policy(merged, where)
+
+
+def _merge(base: dict, override: Mapping, where: str) -> dict:
+    for key, value in override.items():
+        path = f"{where}.{key}"
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            base[key] = _merge(base[key], value, path)
+        elif value is None and where.endswith(("families", "cues")):
+            base.pop(key, None)
+        else:
+            base[key] = copy.deepcopy(value)
+
+    return base
+
+
+def _build_policy(raw: Mapping, where: str) -> TriagePolicy:
+    _check_keys(raw, where, _TOP_KEYS)
+    thresholds = _mapping(raw, "thresholds", where)
+    p1 = _number(thresholds, "p1", f"{where}.thresholds")
+    p3 = _number(thresholds, "p3", f"{where}.thresholds")
+    if p3 >= p1:
+        raise ValueError(f"{where}.thresholds.p3: must be below p1 ({p1})")
+
+    fields = _mapping(raw, "fields", where)
+
+    return TriagePolicy(
+        subject_weight=_number(raw, "subject_weight", where, low=0.0),
+        body_weight=_number(raw, "body_weight", where, low=0.0),
+        hedge_factor=_number(raw, "hedge_factor", where, low=0.0, high=1.0),
+        negation_window=int(_number(raw, "negation_window", where, low=0, high=10)),
+        max_reasons=int(_number(raw, "max_reasons", where, low=1, high=50)),
+        p1_threshold=p1,
+        p3_threshold=p3,
+        negations=_word_set(raw, "negations", where),
+        hedges=_word_set(raw, "hedges", where),
+        families=_families(raw, "families", where, signed=True),
+        type_weights=_weights(fields, "type", f"{where}.fields"),
+        priority_weights=_weights(fields, "priority", f"{where}.fields"),
+        tier_weights=_weights(fields, "tier", f"{where}.fields"),
+        frustration=_frustration(_mapping(raw, "frustration", where), where),
+    )
+
+
+_TOP_KEYS = frozenset(
+    "subject_weight body_weight hedge_factor negation_window max_reasons "
+    "thresholds negations hedges families fields frustration".split()
+)
+_FRUSTRATION_KEYS = frozenset(
+    "threshold sharp sustained sustained_messages caps_weight caps_min_letters "
+    "caps_ratio exclaim_weight cues".split()
+)
+
+
+def _frustration(raw: Mapping, where: str) -> FrustrationPolicy:
+    path = f"{where}.frustration"
+    _check_keys(raw, path, _FRUSTRATION_KEYS)
+
+    return FrustrationPolicy(
+        threshold=_number(raw, "threshold", path, low=0.0, high=1.0),
+        sharp=_number(raw, "sharp", path, low=0.0, high=1.0),
+        sustained=_number(raw, "sustained", path, low=0.0, high=1.0),
+        sustained_messages=int(_number(raw, "sustained_messages", path, low=1)),
+        caps_weight=_number(raw, "caps_weight", path),
+        caps_min_letters=int(_number(raw, "caps_min_letters", path, low=1)),
+        caps_ratio=_number(raw, "caps_ratio", path, low=0.0, high=1.0),
+        exclaim_weight=_number(raw, "exclaim_weight", path),
+        cues=_families(raw, "cues", path, signed=False),
+    )
+
+
+def _check_keys(raw: Mapping, where: str, allowed: frozenset[str]) -> None:
+    for key in raw:
+        if key not in allowed:
+            raise ValueError(f"{where}.{key}: unknown key")
+
+
+def _mapping(raw: Mapping, key: str, where: str) -> Mapping:
+    value = raw.get(key)
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where}.{key}: expected a mapping")
+
+    return value
+
+
+def _number(
+    raw: Mapping,
+    key: str,
+    where: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+) -> float:
+    value = raw.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}.{key}: expected a number, got {value!r}")
+
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{where}.{key}: {value!r} is outside [{low}, {high}]")
+
+    return float(value)
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where}: expected a list of strings")
+
+    return tuple(v.strip().lower() for v in value if v.strip())
+
+
+def _word_set(raw: Mapping, key: str, where: str) -> frozenset[str]:
+    words: set[str] = set()
+    for lang, values in _mapping(raw, key, where).items():
+        words.update(_strings(values, f"{where}.{key}.{lang}"))
+
+    return frozenset(words)
+
+
+def _weights(raw: Mapping, key: str, where: str) -> tuple[tuple[str, float], ...]:
+    table = raw.get(key) or {}
+    if not isinstance(table, Mapping):
+        raise ValueError(f"{where}.{key}: expected a mapping")
+
+    path = f"{where}.{key}"
+
+    return tuple((str(name).lower(), _number(table, name, path)) for name in table)
+
+
+def _families(
+    raw: Mapping, key: str, where: str, *, signed: bool
+) -> tuple[PhraseFamily, ...]:
+    families = []
+    for name, spec in _mapping(raw, key, where).items():
+        path = f"{where}.{key}.{name}"
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"{path}: expected a mapping")
+
+        families.append(_family(str(name), spec, path, signed=signed))
+
+    return tuple(families)
+
+
+def _family(name: str, spec: Mapping, path: str, *, signed: bool) -> PhraseFamily:
+    _check_keys(spec, path, frozenset({"level", "weight", "phrases"}))
+    level = spec.get("level", "P2" if signed else "")
+    if signed and level not in LEVELS:
+        raise ValueError(f"{path}.level: expected one of {', '.join(LEVELS)}")
+
+    weight = _number(spec, "weight", path, low=None if signed else 0.0)
+    phrases: list[str] = []
+    for lang, values in _mapping(spec, "phrases", path).items():
+        phrases.extend(_strings(values, f"{path}.phrases.{lang}"))
+
+    if not phrases:
+        raise ValueError(f"{path}.phrases: no phrases")
+
+    return PhraseFamily(name, level, weight, tuple(phrases), compile_phrases(phrases))
+
+
+def compile_phrases(phrases: list[str] | tuple[str, ...]) -> re.Pattern[str]:
+    """One regex matching any phrase on word boundaries (``word*``: prefix)."""
+    parts = []
+    for phrase in sorted(set(phrases), key=len, reverse=True):
+        words = []
+        for word in phrase.split():
+            if word.endswith("*"):
+                words.append(re.escape(word[:-1]) + r"[\w'-]*")
+            else:
+                words.append(re.escape(word))
+
+        parts.append(r"\s+".join(words))
+
+    return re.compile(r"(?<![\w'-])(?:" + "|".join(parts) + r")(?![\w-])")
+
+
+# --- matching ------------------------------------------------------------------
+
+
+def find_hits(
+    text: str, families: tuple[PhraseFamily, ...], policy: TriagePolicy
+) -> list[PhraseHit]:
+    """The strongest hit of each family in a cleaned, lower-cased text."""
+    hits = []
+    for family in families:
+        best: PhraseHit | None = None
+        for match in family.pattern.finditer(text):
+            hit = _qualify(text, match, family, policy)
+            if best is None or hit.factor > best.factor:
+                best = hit
+
+            if best.factor >= 1.0:
+                break
+
+        if best is not None:
+            hits.append(best)
+
+    return hits
+
+
+def _qualify(
+    text: str, match: re.Match[str], family: PhraseFamily, policy: TriagePolicy
+) -> PhraseHit:
+    phrase = " ".join(match.group(0).split())
+    before = text[max(0, match.start() - 80) : match.start()]
+    clause = _CLAUSE_BREAK.split(before)[-1]
+    words = _WINDOW_WORD.findall(clause)[-policy.negation_window :]
+    if any(word in policy.negations for word in words):
+        return PhraseHit(family, phrase, 0.0, "negated")
+
+    if any(word in policy.hedges for word in words):
+        return PhraseHit(family, phrase, policy.hedge_factor, "hedged")
+
+    return PhraseHit(family, phrase, 1.0)
+
+
+# --- decision ------------------------------------------------------------------
+
+
+def classify_severity(
+    subject: str,
+    body: str,
+    *,
+    ticket_type: str | None = None,
+    requester_priority: str | None = None,
+    tier: str | None = None,
+    policy: TriagePolicy | None = None,
+) -> SeverityDecision:
+    """P1 / P2 / P3 for a ticket, with the reasons that decided it."""
+    policy = policy or load_default_policy()
+    evidence = _text_evidence(subject, body, policy)
+    evidence += _field_evidence(ticket_type, requester_priority, tier, policy)
+
+    total = sum(weight for weight, _ in evidence)
+    level = _level(total, policy)
+    ranked = sorted(evidence, key=lambda item: -abs(item[0]))
+    reasons = [reason for _, reason in ranked][: policy.max_reasons - 1]
+    reasons.append(_summary(level, total, policy))
+
+    return SeverityDecision(level=level, reasons=tuple(reasons))
+
+
+def _text_evidence(
+    subject: str, body: str, policy: TriagePolicy
+) -> list[tuple[float, str]]:
+    found: dict[str, tuple[float, str]] = {}
+    for where, text, scale in (
+        ("subject", subject, policy.subject_weight),
+        ("body", body, policy.body_weight),
+    ):
+        cleaned = clean_text(text).lower().replace("\u2019", "'")
+        for hit in find_hits(cleaned, policy.families, policy):
+            weight = hit.family.weight * scale * hit.factor
+            previous = found.get(hit.family.name)
+            if previous is None or abs(weight) > abs(previous[0]):
+                found[hit.family.name] = (weight, _hit_reason(where, hit, weight))
+
+    return list(found.values())
+
+
+def _hit_reason(where: str, hit: PhraseHit, weight: float) -> str:
+    note = f", {hit.note}" if hit.note else ""
+
+    return f'{where}: "{hit.phrase}" ({hit.family.name}{note}, {weight:+.1f})'
+
+
+def _field_evidence(
+    ticket_type: str | None,
+    priority: str | None,
+    tier: str | None,
+    policy: TriagePolicy,
+) -> list[tuple[float, str]]:
+    evidence = []
+    for label, value, table in (
+        ("type", ticket_type, policy.type_weights),
+        ("priority", priority, policy.priority_weights),
+        ("tier", tier, policy.tier_weights),
+    ):
+        key = (value or "").strip().lower()
+        weight = dict(table).get(key, 0.0) if key else 0.0
+        if weight:
+            evidence.append((weight, f"{label} {key} ({weight:+g})"))
+
+    return evidence
+
+
+def _level(total: float, policy: TriagePolicy) -> str:
+    if total >= policy.p1_threshold:
+        return "P1"
+
+    if total <= policy.p3_threshold:
+        return "P3"
+
+    return "P2"
+
+
+def _summary(level: str, total: float, policy: TriagePolicy) -> str:
+    if level == "P1":
+        return f"score {total:+.1f} >= P1 threshold {policy.p1_threshold:+g}"
+
+    if level == "P3":
+        return f"score {total:+.1f} <= P3 threshold {policy.p3_threshold:+g}"
+
+    return f"score {total:+.1f}: P2 (P1 at {policy.p1_threshold:+g})"

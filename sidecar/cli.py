@@ -1,0 +1,243 @@
+"""The ``vip-sidecar`` command line: the one place logging is configured."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from rules.config import PolicyError
+
+log = logging.getLogger("sidecar")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+
+    return int(args.func(args) or 0)
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Vendor clients log request URLs (with query strings) at DEBUG and INFO.
+    for noisy in ("urllib3", "zenpy", "simple_salesforce", "werkzeug", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vip-sidecar",
+        description="A Zendesk sidecar that gives VIP and enterprise customers a faster lane.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command")
+
+    _add_config_args(sub.add_parser("check-config", help="validate config and environment"))
+    sub.choices["check-config"].set_defaults(func=_check_config)
+
+    serve = sub.add_parser("serve", help="run the webhook server, worker and scheduler")
+    _add_config_args(serve)
+    serve.add_argument("--workers", type=int, help="web worker processes")
+    serve.set_defaults(func=_serve)
+
+    inbox = sub.add_parser("inbox", help="inspect or re-queue inbox events")
+    _add_config_args(inbox)
+    group = inbox.add_mutually_exclusive_group()
+    group.add_argument("--failed", action="store_true", help="list failed events")
+    group.add_argument("--retry", action="store_true", help="re-queue failed events")
+    inbox.set_defaults(func=_inbox)
+
+    sla = sub.add_parser("sla", help="SLA clocks")
+    sla_sub = sla.add_subparsers(dest="sla_command")
+    explain = sla_sub.add_parser("explain", help="print every clock of a ticket")
+    _add_config_args(explain)
+    explain.add_argument("ticket_id", type=int)
+    explain.set_defaults(func=_sla_explain)
+
+    report = sub.add_parser("report", help="first response, resolution, SLA per tier and account")
+    _add_config_args(report)
+    report.add_argument("--json", action="store_true", dest="as_json")
+    report.set_defaults(func=_report)
+
+    _add_sandbox_parser(sub)
+    _add_demo_parser(sub)
+    _add_eval_parser(sub)
+    return parser
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="policy file (default: $VIP_SIDECAR_CONFIG or config.yaml)")
+    parser.add_argument(
+        "--insecure-allow-unsigned",
+        action="store_true",
+        help="accept webhooks without a signing secret (logs a warning; never in production)",
+    )
+
+
+def _load(args: argparse.Namespace):
+    from sidecar.settings import load_settings
+
+    return load_settings(args.config, allow_unsigned=args.insecure_allow_unsigned)
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        settings = _load(args)
+    except PolicyError as exc:
+        print(f"{len(exc.problems)} problem(s) in the configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem.render(exc.path)}", file=sys.stderr)
+        return 1
+
+    _check_parts(settings)
+    print(f"{settings.config_path}: OK")
+    return 0
+
+
+def _check_parts(settings) -> None:
+    """Parse the sections other modules own, so their errors surface here too."""
+    from rules.calendar import parse_calendars
+    from rules.severity import parse_triage_config
+    from rules.sla import parse_sla_config
+
+    raw = settings.policy.raw
+    try:
+        parse_sla_config(raw.get("sla"), severity_raw=raw.get("severity"))
+        parse_calendars(raw.get("calendars"))
+        parse_triage_config(raw.get("triage"))
+    except ValueError as exc:
+        raise SystemExit(f"{settings.config_path}: {exc}") from exc
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sidecar.serve import serve
+
+    try:
+        settings = _load(args)
+        _check_parts(settings)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            print(problem.render(exc.path), file=sys.stderr)
+        print("refusing to start: fix the configuration (vip-sidecar check-config)", file=sys.stderr)
+        return 1
+
+    serve(settings, workers=args.workers)
+    return 0
+
+
+def _store(args: argparse.Namespace):
+    from sidecar.store import Store
+
+    settings = _load(args)
+    store = Store(settings.policy.store_url)
+    store.create_all()
+    return settings, store
+
+
+def _inbox(args: argparse.Namespace) -> int:
+    from sidecar.clock import SystemClock
+
+    _, store = _store(args)
+    if args.retry:
+        count = store.requeue_failed(SystemClock().now())
+        print(f"re-queued {count} failed event(s)")
+        return 0
+    if args.failed:
+        events = store.list_events("failed")
+        for event in events:
+            print(f"{event.id}\tticket {event.ticket_id}\t{event.kind}\tattempts {event.attempts}\t{event.last_error}")
+        print(f"{len(events)} failed event(s)")
+        return 0
+
+    print(json.dumps(store.inbox_counts(), indent=2))
+    return 0
+
+
+def _sla_explain(args: argparse.Namespace) -> int:
+    from sidecar.explain import explain_ticket
+    from sidecar.runtime import Runtime
+
+    runtime = Runtime(_load(args))
+    print(
+        explain_ticket(
+            runtime.store,
+            runtime.zendesk,
+            runtime.sweeper,
+            args.ticket_id,
+            runtime.clock.now(),
+        )
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sidecar.report import build_report, render_report
+
+    _, store = _store(args)
+    report = build_report(store)
+    print(json.dumps(report, indent=2) if args.as_json else render_report(report))
+    return 0
+
+
+def _add_sandbox_parser(sub) -> None:
+    sandbox = sub.add_parser("sandbox", help="run the local Zendesk + Salesforce stand-in")
+    sandbox.add_argument("--port", type=int, default=8443)
+    sandbox.add_argument("--webhook-url", help="where to send signed webhooks")
+    sandbox.add_argument("--mode", choices=("trigger", "events"), default="trigger")
+    sandbox.add_argument("--cert-dir", help="where to write the self-signed certificate")
+    sandbox.set_defaults(func=_sandbox)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from sidecar.sandbox import SandboxConfig, run_forever
+
+    config = SandboxConfig(
+        port=args.port,
+        webhook_url=args.webhook_url,
+        webhook_mode=args.mode,
+        cert_dir=args.cert_dir,
+    )
+    run_forever(config)
+    return 0
+
+
+def _add_demo_parser(sub) -> None:
+    demo = sub.add_parser("demo", help="run the sidecar against the sandbox on real tickets")
+    demo.add_argument("--tickets", help="CSV with subject and body columns (default: shipped sample)")
+    demo.add_argument("--limit", type=int, default=None, help="replay at most N tickets")
+    demo.add_argument("--mode", choices=("trigger", "events"), default="trigger")
+    demo.add_argument("--keep-running", action="store_true", help="leave sandbox and sidecar running")
+    demo.add_argument("--workdir", default="var/demo", help="where the demo keeps its files")
+    demo.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from sidecar.demo import run_demo
+
+    return run_demo(
+        tickets=args.tickets,
+        limit=args.limit,
+        mode=args.mode,
+        keep_running=args.keep_running,
+        workdir=args.workdir,
+    )
+
+
+def _add_eval_parser(sub) -> None:
+    from sidecar.evaluate import add_eval_parser
+
+    add_eval_parser(sub)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

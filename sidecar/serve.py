@@ -1,0 +1,69 @@
+"""``vip-sidecar serve``: the web server, the worker and the scheduler.
+
+Gunicorn is the production server: a pre-fork server, so a slow or stuck
+request costs one worker thread, not the process, and a crashed worker is
+replaced by the arbiter. Each worker process builds its own :class:`Runtime`
+after the fork (database engines and threads must not cross a fork) and runs
+the inbox worker and the APScheduler sweep beside the web threads; the sweep
+takes a lease in the store, so it runs once however many processes there are.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from sidecar.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class SidecarServer(BaseApplication):
+    """Gunicorn driven from code, with the sidecar's settings."""
+
+    def __init__(self, settings: Settings, *, workers: int, threads: int = 4) -> None:
+        self.settings = settings
+        self.workers = workers
+        self.threads = threads
+        self.runtime: Any = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        options = {
+            "bind": self.settings.policy.bind,
+            "workers": self.workers,
+            "worker_class": "gthread",
+            "threads": self.threads,
+            # Zendesk gives up after about 12 s; answer long before that.
+            "timeout": 30,
+            "graceful_timeout": 15,
+            "accesslog": None,
+            "worker_exit": _worker_exit,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from sidecar.runtime import Runtime
+
+        # Called in each worker process after the fork.
+        self.runtime = Runtime(self.settings)
+        self.runtime.start()
+        _RUNTIMES.append(self.runtime)
+        return self.runtime.app
+
+
+_RUNTIMES: list[Any] = []
+
+
+def _worker_exit(server: Any, worker: Any) -> None:
+    for runtime in _RUNTIMES:
+        runtime.stop()
+
+
+def serve(settings: Settings, *, workers: int | None = None) -> None:
+    count = workers or settings.policy.server_workers
+    log.info("serving on %s with %d worker process(es)", settings.policy.bind, count)
+    SidecarServer(settings, workers=count).run()
