@@ -72,7 +72,8 @@ class CallRecorder:
     """Counts the HTTP calls a session makes and remembers the last Retry-After.
 
     Installed as a ``response`` hook; ``classify`` turns a request into a key
-    such as ``"GET ticket"`` (None: not counted).
+    such as ``"GET ticket"`` (None: not counted). It sees what the session
+    sends: re-sends after a 429 count, the transport's own retries do not.
     """
 
     def __init__(self, classify: Callable[[str, str], str | None]) -> None:

@@ -87,6 +87,8 @@ class CalendarSpec:
 class TwentyFourSeven:
     """Always open: business time is elapsed time."""
 
+    spec = None
+
     def __init__(self, name: str = TWENTY_FOUR_SEVEN) -> None:
         self.name = name
 
@@ -107,7 +109,7 @@ class BusinessCalendar:
 
     def __init__(self, spec: CalendarSpec) -> None:
         self.name = spec.name
-        self._spec = spec
+        self.spec = spec
         self._zone = ZoneInfo(spec.timezone)
         self._closed = set(spec.extra_holidays)
         self._half_days = dict(spec.half_days)
@@ -167,7 +169,7 @@ class BusinessCalendar:
         spans: tuple[tuple[datetime, datetime], ...] = ()
         if not self._is_holiday(day):
             ends_at = self._half_days.get(day, DAY_SECONDS)
-            ranges = self._spec.weekly.get(day.weekday(), ())
+            ranges = self.spec.weekly.get(day.weekday(), ())
             spans = tuple(
                 (self._instant(day, begin), self._instant(day, min(end, ends_at)))
                 for begin, end in ranges

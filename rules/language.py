@@ -18,7 +18,9 @@ ENGLISH = frozenset(
     "by not no have has had do does did can could will would should please "
     "there what when why how which who all any some since still again just "
     "very been about after before because if than then them us me its it's "
-    "i'm we're don't doesn't can't won't isn't didn't".split()
+    "i'm we're don't doesn't can't won't isn't didn't now here so up out get "
+    "got as also too only every everything nothing anything thanks thank yes "
+    "hello hi dear regards hey".split()
 )
 
 INDONESIAN = frozenset(

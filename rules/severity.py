@@ -262,7 +262,7 @@ def _family(name: str, spec: Mapping, path: str, *, signed: bool) -> PhraseFamil
     if signed and level not in LEVELS:
         raise ValueError(f"{path}.level: expected one of {', '.join(LEVELS)}")
 
-    weight = _number(spec, "weight", path, low=None if signed else 0.0)
+    weight = _number(spec, "weight", path)
     phrases: list[str] = []
     for lang, values in _mapping(spec, "phrases", path).items():
         phrases.extend(_strings(values, f"{path}.phrases.{lang}"))
@@ -274,19 +274,33 @@ def _family(name: str, spec: Mapping, path: str, *, signed: bool) -> PhraseFamil
 
 
 def compile_phrases(phrases: list[str] | tuple[str, ...]) -> re.Pattern[str]:
-    """One regex matching any phrase on word boundaries (``word*``: prefix)."""
-    parts = []
+    """One regex matching any of ``phrases`` as whole words, ``*`` as a wildcard."""
+    # Alternatives grouped by their first letter: the regex engine then tries a
+    # handful of phrases at each word instead of all of them.
+    groups: dict[str, list[str]] = {}
     for phrase in sorted(set(phrases), key=len, reverse=True):
-        words = []
-        for word in phrase.split():
-            if word.endswith("*"):
-                words.append(re.escape(word[:-1]) + r"[\w'-]*")
-            else:
-                words.append(re.escape(word))
+        body = r"\s+".join(_word_pattern(word) for word in phrase.split())
+        if phrase[0] == "*" or not body.startswith(phrase[0]):
+            groups.setdefault("", []).append(body)
+        else:
+            groups.setdefault(phrase[0], []).append(body[1:])
 
-        parts.append(r"\s+".join(words))
+    parts = [
+        "|".join(rests)
+        if not first
+        else re.escape(first) + "(?:" + "|".join(rests) + ")"
+        for first, rests in groups.items()
+    ]
 
     return re.compile(r"(?<![\w'-])(?:" + "|".join(parts) + r")(?![\w-])")
+
+
+def _word_pattern(word: str) -> str:
+    """``word``, ``word*`` (prefix) or ``*word*`` (anywhere inside a word)."""
+    head = r"[\w'-]*" if word.startswith("*") and len(word) > 1 else ""
+    tail = r"[\w'-]*" if word.endswith("*") else ""
+
+    return head + re.escape(word.strip("*")) + tail
 
 
 # --- matching ------------------------------------------------------------------

@@ -106,15 +106,12 @@ def _check_config(args: argparse.Namespace) -> int:
 
 def _check_parts(settings) -> None:
     """Parse the sections other modules own, so their errors surface here too."""
-    from rules.calendar import parse_calendars
     from rules.severity import parse_triage_config
-    from rules.sla import parse_sla_config
+    from sidecar.runtime import sla_policy
 
-    raw = settings.policy.raw
     try:
-        parse_sla_config(raw.get("sla"), severity_raw=raw.get("severity"))
-        parse_calendars(raw.get("calendars"))
-        parse_triage_config(raw.get("triage"))
+        sla_policy(settings.policy)
+        parse_triage_config(settings.policy.raw.get("triage"))
     except ValueError as exc:
         raise SystemExit(f"{settings.config_path}: {exc}") from exc
 
@@ -172,9 +169,10 @@ def _sla_explain(args: argparse.Namespace) -> int:
         explain_ticket(
             runtime.store,
             runtime.zendesk,
-            runtime.sweeper,
+            runtime.sla,
             args.ticket_id,
             runtime.clock.now(),
+            calendars=runtime.calendars,
         )
     )
     return 0

@@ -12,7 +12,7 @@ runs the SLA sweep, and prints what happened.
 from __future__ import annotations
 
 import csv
-import os
+import logging
 import shutil
 import threading
 import time
@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from rules.config import parse_policy_text
 from sidecar.clock import OffsetClock
-from sidecar.sandbox import Sandbox, SandboxConfig, seed
+from sidecar.sandbox import Sandbox, SandboxConfig
 from sidecar.settings import Settings, read_secrets
 
 SIGNING_SECRET = "demo-signing-secret-change-me"
@@ -47,6 +47,13 @@ REQUESTERS = (
 SWEEP_STEPS = (8, 13, 16, 31, 49, 61, 130, 200, 245)
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: request lines are noise here, and URLs may carry ids."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
 @dataclass
 class _Dispatcher:
     """A WSGI app whose target is set once the runtime exists."""
@@ -57,6 +64,77 @@ class _Dispatcher:
         return self.target(environ, start_response)
 
 
+class LocalStack:
+    """The sandbox and a sidecar runtime wired together on 127.0.0.1.
+
+    The sidecar's webhook receiver runs on a werkzeug server in a thread; the
+    sandbox sends its signed webhooks there. Both share one simulated clock.
+    Used by the demo and by the end-to-end tests.
+    """
+
+    def __init__(self, workdir: str | Path, *, mode: str = "trigger", **sandbox: Any) -> None:
+        self.work = Path(workdir)
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.clock = OffsetClock()
+        self._dispatcher = _Dispatcher()
+        self._server = make_server(
+            "127.0.0.1", 0, self._dispatcher, threaded=True, request_handler=_QuietHandler
+        )
+        self.receiver = f"http://127.0.0.1:{self._server.server_port}/webhooks/zendesk"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.sandbox = Sandbox(
+            SandboxConfig(
+                webhook_url=self.receiver,
+                signing_secret=SIGNING_SECRET,
+                webhook_mode=mode,
+                cert_dir=str(self.work / "tls"),
+                **sandbox,
+            ),
+            clock=self.clock,
+        )
+        self.sandbox.start()
+        self.settings = _settings(self.sandbox, self.work)
+        self.runtime: Any = None
+
+    def start_sidecar(self, *, worker: bool = True) -> Any:
+        """A new runtime on the same store (a restart, when one ran before)."""
+        from sidecar.runtime import Runtime
+
+        self.runtime = Runtime(self.settings, clock=self.clock)
+        self._dispatcher.target = self.runtime.app
+        if worker:
+            self.runtime.start(scheduler=False)
+        return self.runtime
+
+    def drain(self, timeout: float = 180) -> None:
+        """Wait until every webhook is delivered and every inbox event handled."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sandbox.flush_webhooks(timeout=max(deadline - time.monotonic(), 1))
+            counts = self.runtime.store.inbox_counts()
+            if not any(counts.get(state, 0) for state in ("queued", "claimed", "retry")):
+                return
+            time.sleep(0.05)
+
+        counts = self.runtime.store.inbox_counts()
+        raise TimeoutError(f"the inbox did not drain in {timeout:.0f} s: {counts}")
+
+    def advance(self, minutes: float) -> None:
+        self.clock.advance(timedelta(minutes=minutes))
+
+    def stop(self) -> None:
+        if self.runtime is not None:
+            self.runtime.stop()
+        self.sandbox.stop()
+        self._server.shutdown()
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def run_demo(
     *,
     tickets: str | None,
@@ -65,46 +143,36 @@ def run_demo(
     keep_running: bool,
     workdir: str,
 ) -> int:
-    from sidecar.runtime import Runtime
-
     work = _fresh_workdir(workdir)
-    clock = OffsetClock()
-    dispatcher = _Dispatcher()
-    server = make_server("127.0.0.1", 0, dispatcher, threaded=True)
-    receiver = f"http://127.0.0.1:{server.server_port}/webhooks/zendesk"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    sandbox = Sandbox(
-        SandboxConfig(
-            webhook_url=receiver,
-            signing_secret=SIGNING_SECRET,
-            webhook_mode=mode,
-            cert_dir=str(work / "tls"),
-        ),
-        clock=clock,
-    )
-    sandbox.start()
-    settings = _settings(sandbox, work)
-    runtime = Runtime(settings, clock=clock)
-    dispatcher.target = runtime.app
-    runtime.start(scheduler=False)
+    _log_to_file(work / "demo.log")
+    rows = list(_read_tickets(tickets, limit))
+    stack = LocalStack(work, mode=mode)
+    runtime = stack.start_sidecar()
 
     try:
-        rows = list(_read_tickets(tickets, limit))
         print(f"Replaying {len(rows)} tickets from {tickets or 'the shipped sample'} ...")
-        ticket_ids = _replay(sandbox, rows)
-        _drain(sandbox, runtime)
-        answered = _agents_answer(sandbox, runtime, ticket_ids)
-        alerts = _advance_and_sweep(sandbox, runtime, clock)
-        print(_summary(sandbox, runtime, ticket_ids, answered, alerts, work))
+        ticket_ids = _replay(stack.sandbox, rows)
+        stack.drain()
+        answered = _agents_answer(stack, ticket_ids)
+        alerts = _advance_and_sweep(stack)
+        print(_summary(stack.sandbox, runtime, ticket_ids, answered, alerts, work))
         if keep_running:
-            _keep_running(sandbox, runtime, receiver, work)
+            _keep_running(stack)
     finally:
-        runtime.stop()
-        sandbox.stop()
-        server.shutdown()
+        stack.stop()
 
     return 0
+
+
+def _log_to_file(path: Path) -> None:
+    """The demo prints a summary; the sidecar's own log lines go to a file."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
 
 
 def _fresh_workdir(workdir: str) -> Path:
@@ -171,41 +239,30 @@ def _replay(sandbox: Sandbox, rows: list[dict[str, str]]) -> list[int]:
     return ids
 
 
-def _drain(sandbox: Sandbox, runtime: Any, timeout: float = 180) -> None:
-    """Wait until every webhook is delivered and every inbox event handled."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sandbox.flush_webhooks(timeout=max(deadline - time.monotonic(), 1))
-        counts = runtime.store.inbox_counts()
-        if not any(counts.get(state, 0) for state in ("queued", "claimed", "retry")):
-            return
-        time.sleep(0.2)
-
-    raise SystemExit(f"the inbox did not drain in {timeout:.0f} s: {runtime.store.inbox_counts()}")
-
-
-def _agents_answer(sandbox: Sandbox, runtime: Any, ticket_ids: list[int]) -> set[int]:
+def _agents_answer(stack: LocalStack, ticket_ids: list[int]) -> set[int]:
     """Agents answer every third VIP ticket within minutes."""
     answered = set()
-    vip = [t for t in ticket_ids if (runtime.store.get_ticket(t) or {}).get("vip")]
+    store = stack.runtime.store
+    vip = [t for t in ticket_ids if (store.get_ticket(t) or {}).get("vip")]
+    stack.advance(4)
     for ticket_id in vip[::3]:
-        sandbox.agent_reply(ticket_id, "Thanks for reaching out, we are on it.")
+        stack.sandbox.agent_reply(ticket_id, "Thanks for reaching out, we are on it.")
         answered.add(ticket_id)
-    _drain(sandbox, runtime)
+    stack.drain()
 
     return answered
 
 
-def _advance_and_sweep(sandbox: Sandbox, runtime: Any, clock: OffsetClock) -> Counter:
+def _advance_and_sweep(stack: LocalStack) -> Counter:
     totals: Counter = Counter()
-    elapsed = 0
+    elapsed = 4
     for minute in SWEEP_STEPS:
-        clock.advance(timedelta(minutes=minute - elapsed))
+        stack.advance(minute - elapsed)
         elapsed = minute
         for _ in range(2):  # a second sweep at the same moment must post nothing
-            result = runtime.sweep()
+            result = stack.runtime.sweep()
             totals.update({k: v for k, v in result.items() if isinstance(v, int)})
-        _drain(sandbox, runtime)
+        stack.drain()
 
     return totals
 
@@ -242,15 +299,14 @@ def _summary(
     return "\n".join(lines)
 
 
-def _keep_running(sandbox: Sandbox, runtime: Any, receiver: str, work: Path) -> None:
-    runtime.start_scheduler() if hasattr(runtime, "start_scheduler") else None
-    print(f"\nSandbox: {sandbox.url}  (CA: {sandbox.ca_file})")
-    print(f"Sidecar webhook receiver: {receiver}")
+def _keep_running(stack: LocalStack) -> None:
+    stack.runtime.start_scheduler()
+    print(f"\nSandbox: {stack.sandbox.url}  (CA: {stack.sandbox.ca_file})")
+    print(f"Sidecar webhook receiver: {stack.receiver}")
+    print(f"Sidecar log: {stack.work / 'demo.log'}")
     print("Running until Ctrl-C ...")
     try:
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
         print("stopping")
-
-

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from connector.errors import (
@@ -163,7 +163,7 @@ class AccountResolver:
     ) -> AccountFacts:
         """One cached CRM question: fresh cache, else live, else stale cache."""
         cached = self._cache.cache_get(key)
-        if cached is not None and now - cached[1] < self._ttl:
+        if cached is not None and now - _aware(cached[1]) < self._ttl:
             return replace(facts_from_dict(cached[0]), freshness="cached")
 
         try:
@@ -218,6 +218,11 @@ def facts_from_dict(value: dict[str, Any]) -> AccountFacts:
     known = {k: v for k, v in value.items() if k in _FIELDS and k != "freshness"}
     known["candidates"] = tuple(known.get("candidates") or ())
     return AccountFacts(**known)
+
+
+def _aware(value: datetime) -> datetime:
+    # The store keeps UTC; a back end that drops the zone still means UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 _FIELDS = frozenset(AccountFacts.__dataclass_fields__)

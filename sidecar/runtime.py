@@ -20,10 +20,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from connector.salesforce import SalesforceConnector, SalesforceFields, SalesforceSettings
 from connector.zendesk import ZendeskConnector, ZendeskSettings
-from rules.calendar import build_calendar, parse_calendars
+from rules.calendar import Calendar, build_calendars, parse_calendars
 from rules.config import Policy, PolicyError, load_policy
 from rules.severity import parse_triage_config
-from rules.sla import parse_sla_config
+from rules.sla import SlaPolicy, parse_sla_config
 from sidecar.clock import Clock, SystemClock
 from sidecar.enrich import FREE_MAIL_DEFAULT, AccountResolver
 from sidecar.pipeline import Pipeline
@@ -47,20 +47,20 @@ class Runtime:
     def __post_init__(self) -> None:
         policy = self.settings.policy
         self.policy = policy
+        _ensure_sqlite_dir(policy.store_url)
         self.store = Store(policy.store_url)
         self.store.create_all()
         self.zendesk = ZendeskConnector(zendesk_settings(self.settings))
         self.salesforce = self._salesforce()
         self.resolver = self._resolver()
-        self._sla = parse_sla_config(policy.raw.get("sla"), severity_raw=policy.raw.get("severity"))
-        self._calendars = _calendars(policy)
+        self.sla, self.calendars = sla_policy(policy)
         self._api_user_id = policy.zendesk.api_user_id
         self._api_user_lock = threading.Lock()
         self.sweeper = Sweeper(
             self.store,
             self.zendesk,
-            policy_provider=lambda: self._sla,
-            calendars_provider=lambda: self._calendars,
+            policy_provider=lambda: self.sla,
+            calendars_provider=lambda: self.calendars,
             clock=self.clock,
             notifier=_chat_notifier(self.settings.secrets.chat_url),
             ticket_url=self.ticket_url,
@@ -149,9 +149,7 @@ class Runtime:
             return
         self._config_mtime = mtime
         try:
-            policy = load_policy(self.settings.config_path)
-            self._sla = parse_sla_config(policy.raw.get("sla"), severity_raw=policy.raw.get("severity"))
-            self._calendars = _calendars(policy)
+            self.sla, self.calendars = sla_policy(load_policy(self.settings.config_path))
         except (PolicyError, ValueError) as exc:
             log.error("config changed but is invalid; keeping the old SLA policy: %s", exc)
             return
@@ -160,6 +158,10 @@ class Runtime:
     def start(self, *, scheduler: bool = True) -> None:
         self.worker.start()
         if scheduler:
+            self.start_scheduler()
+
+    def start_scheduler(self) -> None:
+        if self.scheduler is None:
             self.scheduler = BackgroundScheduler(timezone="UTC")
             self.scheduler.add_job(
                 self.sweep,
@@ -215,9 +217,15 @@ def salesforce_settings(settings: Settings) -> SalesforceSettings:
     )
 
 
-def _calendars(policy: Policy) -> dict[str, Any]:
+def sla_policy(policy: Policy) -> tuple[SlaPolicy, dict[str, Calendar]]:
+    """The SLA policy and the built calendars; ValueError names a bad key."""
     specs = parse_calendars(policy.raw.get("calendars"))
-    return {name: build_calendar(spec) for name, spec in specs.items()}
+    sla = parse_sla_config(
+        policy.raw.get("sla"),
+        severity_raw=policy.raw.get("severity"),
+        calendar_specs=specs,
+    )
+    return sla, build_calendars(specs)
 
 
 def _chat_notifier(url: str) -> Any:
@@ -231,6 +239,15 @@ def _chat_notifier(url: str) -> Any:
         sender.notify(title=str(message.get("title", "")), body=str(message.get("body", "")))
 
     return notify
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    """A SQLite file URL's folder is created; other URLs are left alone."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != "sqlite:///:memory:":
+        folder = os.path.dirname(url[len(prefix):])
+        if folder:
+            os.makedirs(folder, exist_ok=True)
 
 
 def _mtime(path: str) -> float | None:

@@ -112,7 +112,7 @@ def load_settings(
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Load .env, the policy and the secrets; raise PolicyError on any problem."""
-    load_dotenv(override=False)
+    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
     env = os.environ if env is None else env
     path = config_path or env.get(ENV_CONFIG) or DEFAULT_CONFIG
 

@@ -18,13 +18,20 @@ Concurrency rules:
 from __future__ import annotations
 
 import logging
+import os
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import (
     JSON,
@@ -309,6 +316,52 @@ def due_clocks_query(now: datetime, limit: int) -> Any:
     )
 
 
+class _SQLiteWriterLock:
+    """Queues writers of one SQLite file: threads on a lock, processes on flock.
+
+    SQLite admits one writer at a time and its busy handler waits by sleeping
+    in growing steps, which caps throughput when webhook threads and worker
+    processes write at once. Blocking locks wake the next writer at once.
+    """
+
+    def __init__(self, database: str) -> None:
+        self._thread_lock = threading.Lock()
+        self._path = f"{database}.writelock"
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            # A forked child must not share the parent's open file (and lock).
+            if self._fd is None or self._pid != os.getpid():
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError:
+            # No lock file (read-only or missing directory): SQLite's own
+            # locking still keeps writes safe, only slower under contention.
+            pass
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+def _writer_lock(engine: Engine) -> AbstractContextManager[Any]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+
+    if database in (None, "", ":memory:") or fcntl is None:
+        return threading.Lock()
+
+    return _SQLiteWriterLock(database)
+
+
 class Store:
     """All persistent state of the sidecar behind one engine.
 
@@ -321,6 +374,7 @@ class Store:
         self.engine = _build_engine(url)
         self.dialect = self.engine.dialect.name
         self._read_engine = self.engine.execution_options(vip_read_only=True)
+        self._write_lock = _writer_lock(self.engine)
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -344,7 +398,7 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        with self._write_lock, self.engine.begin() as conn:
             yield conn
 
     @contextmanager

@@ -17,6 +17,7 @@ from sidecar.clock import Clock, SystemClock
 from sidecar.errors import ConfigError, SidecarError
 from sidecar.store import Store
 from webhooks.context import EXTENSION, WebhookSettings, settings
+from webhooks.errors import BadSignature
 from webhooks.zendesk import blueprint as zendesk_blueprint
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,14 @@ def _add_error_handlers(app: Flask) -> None:
 
 def render_sidecar_error(error: SidecarError) -> tuple[Response, int]:
     settings().metrics.incr(f"rejected_{getattr(error, 'reason', error.code)}")
+    if not isinstance(error, BadSignature):
+        # The code and the field name only; the message may echo input.
+        logger.warning(
+            "request refused: code=%s field=%s",
+            error.code,
+            getattr(error, "field", None),
+        )
+
     response = jsonify(error.to_dict())
     if error.transient:
         response.headers["Retry-After"] = "5"

@@ -136,7 +136,10 @@ class Sandbox:
         self.state.base_url = self.url
         self.webhooks.start()
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sandbox-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-http",
+            daemon=True,
         )
         self._thread.start()
         logger.info("sandbox listening on port %s", self._server.server_port)
@@ -194,15 +197,26 @@ class Sandbox:
             return [dict(a) for a in self.state.webhook_attempts]
 
     def create_ticket(
-        self, requester_email: str, subject: str, body: str, **fields: Any
+        self,
+        requester_email: str,
+        subject: str,
+        body: str,
+        requester_name: str | None = None,
+        **fields: Any,
     ) -> int:
-        """Create a ticket as its requester would (the requester is the actor)."""
+        """Create a ticket as its requester would (the requester is the actor).
+
+        An unknown e-mail becomes a new end user (named ``requester_name``) in
+        the organization whose domain matches; ``fields`` are ticket fields
+        such as priority, type, tags or custom_fields.
+        """
+        requester = {"email": requester_email, "name": requester_name}
         payload = {
             "ticket": {
                 **fields,
                 "subject": subject,
                 "comment": {"body": body},
-                "requester": {"email": requester_email},
+                "requester": requester,
             }
         }
         ticket, _, change = desk.create_ticket(
@@ -409,7 +423,10 @@ def _limit_headers(sandbox: Sandbox, route: str, response: Response) -> None:
     response.headers["x-rate-limit"] = str(ZENDESK_RATE_LIMIT)
     response.headers["x-rate-limit-remaining"] = str(remaining)
     if route == "PUT ticket":
-        left = max(TICKET_UPDATE_LIMIT - state.calls[route] % TICKET_UPDATE_LIMIT, 0)
+        with state.lock:
+            updates = state.calls[route]
+
+        left = TICKET_UPDATE_LIMIT - updates % TICKET_UPDATE_LIMIT
         response.headers["zendesk-rate-limit-tickets-update"] = (
             f"total={TICKET_UPDATE_LIMIT}; remaining={left}; resets={resets}"
         )

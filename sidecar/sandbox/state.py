@@ -2,7 +2,7 @@
 
 Everything a request handler, an admin call or the webhook sender touches
 lives here. Callers hold ``state.lock`` while they read or change records;
-the lock is re-entrant so helpers can nest.
+the lock is re-entrant so nested calls are safe.
 """
 
 from __future__ import annotations

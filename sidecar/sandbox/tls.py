@@ -24,8 +24,31 @@ class CertFiles:
 def make_self_signed(directory: str) -> CertFiles:
     """Write a fresh self-signed certificate for 127.0.0.1 and localhost."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vip-sidecar sandbox")])
+    cert = _certificate(key)
+
+    os.makedirs(directory, exist_ok=True)
+    files = CertFiles(
+        cert_file=os.path.join(directory, "cert.pem"),
+        key_file=os.path.join(directory, "key.pem"),
+    )
+    with open(files.cert_file, "wb") as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+
+    key_bytes = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(files.key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key_bytes)
+
+    return files
+
+
+def _certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     public = key.public_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vip-sidecar sandbox")])
     now = datetime.now(UTC)
     alt_names = x509.SubjectAlternativeName(
         [
@@ -33,8 +56,7 @@ def make_self_signed(directory: str) -> CertFiles:
             x509.DNSName("localhost"),
         ]
     )
-
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -50,22 +72,3 @@ def make_self_signed(directory: str) -> CertFiles:
         )
         .sign(key, hashes.SHA256())
     )
-
-    os.makedirs(directory, exist_ok=True)
-    files = CertFiles(
-        cert_file=os.path.join(directory, "sandbox-cert.pem"),
-        key_file=os.path.join(directory, "sandbox-key.pem"),
-    )
-    with open(files.cert_file, "wb") as handle:
-        handle.write(cert.public_bytes(serialization.Encoding.PEM))
-
-    key_bytes = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    fd = os.open(files.key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key_bytes)
-
-    return files

@@ -103,7 +103,9 @@ def test_whole_days_in_a_zone_join_at_midnight_and_follow_fall_back():
 
 
 def test_a_whole_week_without_holidays_is_the_24x7_shortcut():
-    cal = calendar_from({"timezone": "Asia/Jakarta", "hours": {"mon-sun": "0:00-24:00"}})
+    cal = calendar_from(
+        {"timezone": "Asia/Jakarta", "hours": {"mon-sun": "0:00-24:00"}}
+    )
 
     assert isinstance(cal, TwentyFourSeven)
 

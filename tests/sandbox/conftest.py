@@ -59,7 +59,9 @@ def receiver() -> Iterator[Receiver]:
         "127.0.0.1", 0, target, threaded=True, request_handler=_QuietHandler
     )
     target.url = f"http://127.0.0.1:{server.server_port}/webhooks/zendesk"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield target
     server.shutdown()

@@ -112,7 +112,9 @@ def test_stale_safe_update_is_a_409_conflict(sandbox: Sandbox) -> None:
     stamp = client.tickets(id=ticket_id).updated_at
     sandbox.agent_reply(ticket_id, "On it")
 
-    stale = Ticket(id=ticket_id, priority="urgent", safe_update=True, updated_stamp=stamp)
+    stale = Ticket(
+        id=ticket_id, priority="urgent", safe_update=True, updated_stamp=stamp
+    )
     with pytest.raises(APIException) as raised:
         client.tickets.update(stale)
 
@@ -151,7 +153,8 @@ def test_update_replaces_tags_and_merges_custom_fields(sandbox: Sandbox) -> None
     assert fields == {seed.FIELD_TIER: "gold", seed.FIELD_SEVERITY: "p1"}
     note = sandbox.ticket(ticket_id)["comments"][-1]
     assert (note["public"], note["author_id"]) == (False, sandbox.api_user_id)
-    changes = {e["field_name"]: e for e in result.audit["events"] if "field_name" in e}
+    events = result.audit.events
+    changes = {e["field_name"]: e for e in events if "field_name" in e}
     assert changes["tags"]["previous_value"] == ["outage", "web"]
 
 
@@ -223,17 +226,32 @@ def test_rate_limit_headers_on_ticket_update(sandbox: Sandbox) -> None:
 
 
 def test_post_creates_ticket_for_a_new_requester(sandbox: Sandbox) -> None:
-    client = zenpy_client(sandbox)
-    new = Ticket(
-        subject="Invoice question",
-        comment=Comment(body="Where is my invoice?"),
-        requester={"email": "new.person@globex.example", "name": "New Person"},
-    )
+    session = tls_session(sandbox)
+    session.auth = (f"{sandbox.config.api_user_email}/token", sandbox.config.api_token)
+    body = {
+        "ticket": {
+            "subject": "Invoice question",
+            "comment": {"body": "Where is my invoice?"},
+            "requester": {"email": "new.person@globex.example", "name": "New Person"},
+        }
+    }
 
-    created = client.tickets.create(new).ticket
+    response = session.post(f"{sandbox.url}/api/v2/tickets.json", json=body)
 
-    requester = client.users(id=created.requester_id)
+    assert response.status_code == 201
+    created = response.json()["ticket"]
+    requester = zenpy_client(sandbox).users(id=created["requester_id"])
     assert requester.email == "new.person@globex.example"
     assert requester.organization_id == seed.ORG_GLOBEX
-    assert created.organization_id == seed.ORG_GLOBEX
-    assert created.description == "Where is my invoice?"
+    assert created["organization_id"] == seed.ORG_GLOBEX
+    assert created["description"] == "Where is my invoice?"
+
+
+def test_create_ticket_names_a_new_requester(sandbox: Sandbox) -> None:
+    ticket_id = sandbox.create_ticket(
+        "rudi@sinar-jaya.example", "Login", "Cannot log in", requester_name="Rudi"
+    )
+
+    requester_id = sandbox.ticket(ticket_id)["ticket"]["requester_id"]
+    requester = zenpy_client(sandbox).users(id=requester_id)
+    assert (requester.name, requester.organization_id) == ("Rudi", seed.ORG_SINAR_JAYA)

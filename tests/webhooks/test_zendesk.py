@@ -160,6 +160,20 @@ def test_chunked_body_over_the_limit_is_refused_while_reading(store, clock):
     assert store.inbox_counts() == {}
 
 
+def test_chunked_body_within_the_limit_is_read_whole(client, store):
+    body = fixture_bytes("ticket_created__event_subscribed")
+
+    response = client.post(
+        "/webhooks/zendesk",
+        input_stream=io.BytesIO(body),
+        headers={**signed_headers(body), "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+    assert response.status_code == 202
+    assert store.inbox_counts() == {"queued": 1}
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -1,0 +1,229 @@
+"""Frustration of the customer, per message and across a ticket.
+
+Each customer message gets a score in [0, 1]: a small logistic model per
+language (English: VADER's compound score plus a learned word list;
+Indonesian: a learned word and word-pair list) gives the log-odds, and the
+cues that review-trained models miss (outage words, "still waiting", "third
+time", threats to cancel, escalate or sue, ALL CAPS, "!!!") add their YAML
+weights on top. The shipped model file ``rules/data/frustration_model.tsv`` is
+built by ``scripts/build_lexicon.py`` from CC BY-SA 4.0 data (IndoNLU SmSA and
+NusaX-senti); nothing is fetched at run time.
+
+Sustained or sharp frustration escalates: severity goes up one step, at most
+once per ticket, and P1 is never lowered.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from rules.language import detect_language
+from rules.model import FrustrationResult, SeverityDecision
+from rules.severity import TriagePolicy, find_hits, load_default_policy
+from rules.text import clean_text, tokenize
+
+MODEL_FILE = "data/frustration_model.tsv"
+# VADER's cost grows with length; the start of a message carries its tone.
+VADER_CHARS = 1000
+_EXCLAIM = re.compile(r"!{3,}|(?:[!?]\s*){3,}")
+_LETTER = re.compile(r"[^\W\d_]")
+_STEP_UP = {"P3": "P2", "P2": "P1", "P1": "P1"}
+
+
+@dataclass(frozen=True)
+class LanguageModel:
+    """Logistic model of one language: bias, VADER weight, feature weights."""
+
+    bias: float
+    vader: float
+    weights: dict[str, float]
+
+
+@lru_cache(maxsize=1)
+def _vader() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+@lru_cache(maxsize=1)
+def load_models() -> dict[str, LanguageModel]:
+    """The shipped models by language, read once from the package data."""
+    text = resources.files("rules").joinpath(MODEL_FILE).read_text("utf-8")
+
+    return parse_models(text)
+
+
+def parse_models(text: str) -> dict[str, LanguageModel]:
+    """Parse ``lang<TAB>feature<TAB>weight`` lines (``#`` starts a comment)."""
+    tables: dict[str, dict[str, float]] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+
+        lang, feature, weight = line.split("\t")
+        tables.setdefault(lang, {})[feature] = float(weight)
+
+    return {
+        lang: LanguageModel(
+            bias=table.pop("__bias__", 0.0),
+            vader=table.pop("__vader__", 0.0),
+            weights=table,
+        )
+        for lang, table in tables.items()
+    }
+
+
+def text_features(text: str) -> tuple[set[str], float]:
+    """Words and adjacent word pairs of a cleaned text, and their length scale."""
+    tokens = tokenize(text)
+    features = set(tokens)
+    features.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
+
+    return features, 1.0 / math.sqrt(len(tokens) + 1)
+
+
+def vader_compound(text: str) -> float:
+    """VADER's compound score in [-1, 1] for the start of a cleaned text."""
+    return _vader().polarity_scores(text[:VADER_CHARS])["compound"]
+
+
+def model_logit(text: str, model: LanguageModel, compound: float) -> float:
+    """The model's log-odds that a cleaned text is frustrated."""
+    features, scale = text_features(text)
+    total = sum(model.weights.get(feature, 0.0) for feature in features)
+
+    return model.bias + total * scale - model.vader * compound
+
+
+def cue_logit(text: str, policy: TriagePolicy) -> tuple[float, list[str]]:
+    """Log-odds added by the YAML cues, with a reason for each cue found."""
+    rules = policy.frustration
+    total = 0.0
+    reasons = []
+    for hit in find_hits(text.lower(), rules.cues, policy):
+        weight = hit.family.weight * hit.factor
+        if weight:
+            total += weight
+            reasons.append(f'"{hit.phrase}" ({hit.family.name}, {weight:+.1f})')
+
+    if _is_shouting(text, rules.caps_min_letters, rules.caps_ratio):
+        total += rules.caps_weight
+        reasons.append(f"ALL CAPS ({rules.caps_weight:+.1f})")
+
+    if _EXCLAIM.search(text):
+        total += rules.exclaim_weight
+        reasons.append(f'repeated "!!!" ({rules.exclaim_weight:+.1f})')
+
+    return total, reasons
+
+
+def _is_shouting(text: str, min_letters: int, ratio: float) -> bool:
+    letters = _LETTER.findall(text[:VADER_CHARS])
+    if len(letters) < min_letters:
+        return False
+
+    upper = sum(1 for letter in letters if letter.isupper())
+
+    return upper >= ratio * len(letters)
+
+
+def _sigmoid(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, value))))
+
+
+def score_message(
+    text: str, policy: TriagePolicy | None = None
+) -> tuple[float, str, tuple[str, ...]]:
+    """Frustration of one customer message: (score 0..1, language, reasons)."""
+    policy = policy or load_default_policy()
+    cleaned = clean_text(text)
+    language = detect_language(cleaned)
+    if not cleaned:
+        return 0.0, language, ()
+
+    models = load_models()
+    model = models["id"] if language == "id" else models["en"]
+    compound = vader_compound(cleaned)
+    logit = model_logit(cleaned, model, compound)
+    cues, reasons = cue_logit(cleaned, policy)
+    score = _sigmoid(logit + cues)
+
+    head = f"{language} model {_sigmoid(logit):.2f}"
+
+    return round(score, 3), language, (head, *reasons)
+
+
+def score_frustration(
+    messages: Sequence[str], policy: TriagePolicy | None = None
+) -> FrustrationResult:
+    """Frustration across a ticket's customer messages, oldest first."""
+    policy = policy or load_default_policy()
+    scored = [score_message(message, policy) for message in messages]
+    if not scored:
+        return FrustrationResult()
+
+    scores = tuple(score for score, _, _ in scored)
+    reasons = _escalation_reasons(scores, policy)
+    latest = scored[-1][2][1:]
+    top = tuple(f"latest message: {reason}" for reason in latest[:3])
+
+    return FrustrationResult(
+        score=scores[-1],
+        trend=round(scores[-1] - scores[0], 3),
+        scores=scores,
+        languages=tuple(language for _, language, _ in scored),
+        escalate=bool(reasons),
+        reasons=(*reasons, *top),
+    )
+
+
+def _escalation_reasons(
+    scores: tuple[float, ...], policy: TriagePolicy
+) -> tuple[str, ...]:
+    rules = policy.frustration
+    if scores[-1] >= rules.sharp:
+        return (f"sharp frustration: latest message {scores[-1]:.2f} >= {rules.sharp}",)
+
+    recent = scores[-rules.sustained_messages :]
+    if len(recent) == rules.sustained_messages and min(recent) >= rules.sustained:
+        return (
+            f"sustained frustration: last {len(recent)} messages "
+            f">= {rules.sustained} ({', '.join(f'{s:.2f}' for s in recent)})",
+        )
+
+    return ()
+
+
+def apply_frustration(
+    severity: SeverityDecision,
+    frustration: FrustrationResult,
+    *,
+    already_raised: bool = False,
+) -> SeverityDecision:
+    """Raise severity one step for escalated frustration, once per ticket.
+
+    Nothing changes without escalation or when the ticket was raised before.
+    A P1 stays P1 (it is never lowered and cannot go higher); its reasons
+    still record the frustration so the note explains the senior routing.
+    """
+    if not frustration.escalate or already_raised or severity.raised_by_frustration:
+        return severity
+
+    why = frustration.reasons[0] if frustration.reasons else "frustration"
+    if severity.level == "P1":
+        return replace(severity, reasons=(*severity.reasons, f"{why} (already P1)"))
+
+    level = _STEP_UP[severity.level]
+    note = f"{why}: raised {severity.level} -> {level}"
+
+    return SeverityDecision(
+        level=level,
+        reasons=(*severity.reasons, note),
+        raised_by_frustration=True,
+    )

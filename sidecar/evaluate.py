@@ -1,0 +1,284 @@
+"""``vip-sidecar eval``: measure severity and frustration triage on a CSV file.
+
+Ticket files have the columns ``id, subject, body, priority_label, p_level,
+language, source``; rows with an empty ``p_level`` are left out. Sentiment
+files have ``id, text, label, frustration, language, source, split`` (and
+``pair_id`` in a parallel file). Scores are given per language and for all
+rows together, with the throughput of the run.
+
+``--split NAME`` keeps the rows whose ``split`` column is NAME. A file without
+that column can be cut into a seeded development part (``dev``, 70 %) and a
+held-out part (``holdout``, 30 %) by a hash of the row id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rules.frustration import score_message
+from rules.model import SEVERITIES
+from rules.severity import classify_severity, load_default_policy
+
+KINDS = ("severity", "frustration")
+TICKET_TYPES = frozenset({"incident", "problem", "question", "task"})
+HOLDOUT_PERCENT = 30
+
+
+def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``eval {severity,frustration} FILE [--json] [--split S]``."""
+    parser = subparsers.add_parser("eval", help="measure triage on a labelled CSV")
+    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("path", type=Path, help="CSV file in the shared layout")
+    parser.add_argument("--json", action="store_true", dest="as_json")
+    parser.add_argument(
+        "--split", help="keep rows of this split (dev/holdout: seeded cut by id)"
+    )
+    parser.set_defaults(func=handle_eval)
+
+    return parser
+
+
+def handle_eval(args: argparse.Namespace) -> int:
+    """The ``eval`` handler: print the report, 0 on success, 2 on bad input."""
+    try:
+        run_eval(args.kind, args.path, as_json=args.as_json, split=args.split)
+    except (OSError, ValueError) as error:
+        print(f"eval: {error}")
+        return 2
+
+    return 0
+
+
+def run_eval(
+    kind: str, path: str | Path, *, as_json: bool, split: str | None = None
+) -> dict[str, Any]:
+    """Score ``path``, print the report (text or JSON) and return it."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; use {' or '.join(KINDS)}")
+
+    rows = select_rows(read_csv(Path(path)), split)
+    started = time.perf_counter()
+    report = (
+        evaluate_severity(rows) if kind == "severity" else evaluate_frustration(rows)
+    )
+    elapsed = time.perf_counter() - started
+
+    report.update(kind=kind, file=Path(path).name, split=split)
+    report["throughput"] = _throughput(report["n"], elapsed)
+    print(json.dumps(report, indent=2) if as_json else format_report(report))
+
+    return report
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def select_rows(rows: list[dict[str, str]], split: str | None) -> list[dict[str, str]]:
+    """Rows of one split; ``dev``/``holdout`` cut files that have no split."""
+    if split is None:
+        return rows
+
+    if rows and "split" not in rows[0] and split in ("dev", "holdout"):
+        return [
+            row for row in rows if is_holdout(row.get("id", "")) == (split == "holdout")
+        ]
+
+    return [row for row in rows if row.get("split") == split]
+
+
+def is_holdout(row_id: str) -> bool:
+    """True for the seeded held-out part (30 %) of a file without splits."""
+    digest = hashlib.sha256(row_id.encode("utf-8")).hexdigest()
+
+    return int(digest, 16) % 100 < HOLDOUT_PERCENT
+
+
+def _throughput(n: int, elapsed: float) -> dict[str, float]:
+    return {
+        "seconds": round(elapsed, 3),
+        "per_second": round(n / elapsed, 1) if elapsed > 0 else 0.0,
+        "ms_per_item": round(1000 * elapsed / n, 3) if n else 0.0,
+    }
+
+
+# --- severity -------------------------------------------------------------------
+
+
+def evaluate_severity(rows: Iterable[dict[str, str]]) -> dict[str, Any]:
+    """Per-language and overall class scores and confusion matrices."""
+    policy = load_default_policy()
+    pairs: dict[str, list[tuple[str, str]]] = {}
+    for row in rows:
+        truth = (row.get("p_level") or "").strip().upper()
+        if truth not in SEVERITIES:
+            continue
+
+        decision = classify_severity(
+            row.get("subject", ""),
+            row.get("body", ""),
+            ticket_type=_ticket_type(row),
+            requester_priority=row.get("priority") or None,
+            policy=policy,
+        )
+        language = row.get("language") or "unknown"
+        pairs.setdefault(language, []).append((truth, decision.level))
+
+    everything = [pair for group in pairs.values() for pair in group]
+    report = {"n": len(everything), "all": severity_scores(everything)}
+    report["languages"] = {
+        lang: severity_scores(p) for lang, p in sorted(pairs.items())
+    }
+
+    return report
+
+
+def _ticket_type(row: dict[str, str]) -> str | None:
+    value = (row.get("ticket_type") or row.get("type") or "").strip().lower()
+
+    return value if value in TICKET_TYPES else None
+
+
+def severity_scores(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Precision, recall, F1 per class, macro-F1 and the confusion matrix."""
+    confusion = Counter(pairs)
+    classes = {}
+    for level in SEVERITIES:
+        tp = confusion[(level, level)]
+        predicted = sum(confusion[(truth, level)] for truth in SEVERITIES)
+        actual = sum(confusion[(level, guess)] for guess in SEVERITIES)
+        classes[level] = prf(tp, predicted, actual) | {"support": actual}
+
+    return {
+        "n": len(pairs),
+        "classes": classes,
+        "macro_f1": round(sum(c["f1"] for c in classes.values()) / len(classes), 3),
+        "confusion": {
+            truth: {guess: confusion[(truth, guess)] for guess in SEVERITIES}
+            for truth in SEVERITIES
+        },
+    }
+
+
+def prf(tp: int, predicted: int, actual: int) -> dict[str, float]:
+    precision = tp / predicted if predicted else 0.0
+    recall = tp / actual if actual else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+    return {
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
+        "f1": round(f1, 3),
+    }
+
+
+# --- frustration ----------------------------------------------------------------
+
+
+def evaluate_frustration(rows: Iterable[dict[str, str]]) -> dict[str, Any]:
+    """Precision, recall and F1 at the shipped threshold, per language."""
+    policy = load_default_policy()
+    threshold = policy.frustration.threshold
+    outcomes: dict[str, list[tuple[int, int]]] = {}
+    by_pair: dict[str, dict[str, tuple[int, int]]] = {}
+    for row in rows:
+        score, _, _ = score_message(row.get("text", ""), policy)
+        outcome = (int(row.get("frustration") or 0), int(score >= threshold))
+        language = row.get("language") or "unknown"
+        outcomes.setdefault(language, []).append(outcome)
+        if row.get("pair_id"):
+            by_pair.setdefault(row["pair_id"], {})[language] = outcome
+
+    everything = [o for group in outcomes.values() for o in group]
+    report: dict[str, Any] = {"n": len(everything), "threshold": threshold}
+    report["all"] = binary_scores(everything)
+    report["languages"] = {
+        lang: binary_scores(o) for lang, o in sorted(outcomes.items())
+    }
+    if by_pair:
+        report["parallel"] = parallel_gap(by_pair)
+
+    return report
+
+
+def binary_scores(outcomes: list[tuple[int, int]]) -> dict[str, Any]:
+    counts = Counter(outcomes)
+    tp = counts[(1, 1)]
+    scores = prf(tp, tp + counts[(0, 1)], tp + counts[(1, 0)])
+
+    return {"n": len(outcomes), "positives": tp + counts[(1, 0)], **scores}
+
+
+def parallel_gap(by_pair: dict[str, dict[str, tuple[int, int]]]) -> dict[str, Any]:
+    """F1 of English and Indonesian on the pairs present in both, and the gap."""
+    pairs = [langs for langs in by_pair.values() if {"en", "id"} <= set(langs)]
+    english = binary_scores([langs["en"] for langs in pairs])
+    indonesian = binary_scores([langs["id"] for langs in pairs])
+
+    return {
+        "pairs": len(pairs),
+        "en_f1": english["f1"],
+        "id_f1": indonesian["f1"],
+        "gap": round(abs(english["f1"] - indonesian["f1"]), 3),
+    }
+
+
+# --- text report ----------------------------------------------------------------
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as aligned plain text."""
+    lines = [
+        f"{report['kind']} on {report['file']} (split: {report['split'] or 'all'})"
+    ]
+    sections = [("all", report["all"]), *report["languages"].items()]
+    for name, scores in sections:
+        if report["kind"] == "severity":
+            lines.extend(_severity_lines(name, scores))
+        else:
+            lines.append(_binary_line(name, scores))
+
+    if "parallel" in report:
+        gap = report["parallel"]
+        lines.append(
+            f"parallel pairs={gap['pairs']} en F1={gap['en_f1']:.3f} "
+            f"id F1={gap['id_f1']:.3f} gap={gap['gap']:.3f}"
+        )
+
+    speed = report["throughput"]
+    lines.append(
+        f"throughput: {speed['per_second']:.0f}/s ({speed['ms_per_item']} ms each)"
+    )
+
+    return "\n".join(lines)
+
+
+def _severity_lines(name: str, scores: dict[str, Any]) -> list[str]:
+    lines = [f"[{name}] n={scores['n']} macro-F1={scores['macro_f1']:.3f}"]
+    for level, c in scores["classes"].items():
+        lines.append(
+            f"  {level}  P={c['precision']:.3f} R={c['recall']:.3f} "
+            f"F1={c['f1']:.3f} support={c['support']}"
+        )
+
+    lines.append("  confusion (rows: true, columns: predicted P1 P2 P3)")
+    for truth, row in scores["confusion"].items():
+        lines.append(f"  {truth}  " + " ".join(f"{row[g]:>6}" for g in SEVERITIES))
+
+    return lines
+
+
+def _binary_line(name: str, scores: dict[str, Any]) -> str:
+    return (
+        f"[{name}] n={scores['n']} positives={scores['positives']} "
+        f"P={scores['precision']:.3f} R={scores['recall']:.3f} F1={scores['f1']:.3f}"
+    )

@@ -1,0 +1,116 @@
+"""``vip-sidecar sla explain TICKET_ID``: every SLA clock of a ticket, in words.
+
+For each clock: its cycle, target, calendar, elapsed business time, paused
+spans, due time, state, acknowledgement and the alerts recorded for it. The
+clocks are recomputed from the ticket's history with the current policy, so
+the answer is what the next sweep would see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from rules.calendar import Calendar, build_calendars
+from rules.sla import ClockState, SlaPolicy, compute_clocks
+from sidecar.sweep import format_duration, format_instant, split_threshold
+
+
+def explain_ticket(
+    store: Any,
+    connector: Any,
+    policy: SlaPolicy,
+    ticket_id: int,
+    now: datetime,
+    calendars: Mapping[str, Calendar] | None = None,
+) -> str:
+    """A plain-text account of the ticket's clocks at ``now``."""
+    meta = store.get_ticket(ticket_id) or {}
+    tier, severity = meta.get("tier"), meta.get("severity")
+    if not tier or not severity:
+        return f"ticket {ticket_id}: not a VIP ticket; no SLA clocks"
+
+    ticket = connector.fetch_ticket(ticket_id, with_history=True)
+    account = meta.get("account") or {}
+    clocks = compute_clocks(
+        ticket,
+        tier=tier,
+        severity=severity,
+        policy=policy,
+        calendars=calendars or build_calendars(policy.calendar_specs),
+        now=now,
+        account_calendar=account.get("calendar"),
+    )
+
+    lines = [
+        f"ticket {ticket_id}: tier {tier}, severity {severity}, "
+        f"as of {format_instant(now)}"
+    ]
+    if not clocks:
+        lines.append("  the policy sets no target for this tier and severity")
+
+    alerts = store.alerts_for(ticket_id)
+    for clock in clocks:
+        lines.extend(_describe(clock, _alerts_of(clock, alerts)))
+
+    return "\n".join(lines)
+
+
+def _describe(clock: ClockState, alerts: list[dict]) -> list[str]:
+    time_kind = "business time" if clock.business else "calendar time"
+    target = format_duration(clock.target_seconds)
+    return [
+        f"{clock.label}  cycle {clock.cycle}  {clock.state}",
+        f"  target {target} ({time_kind}, calendar {clock.calendar})",
+        f"  started {format_instant(clock.started_at)}, "
+        f"elapsed {format_duration(clock.elapsed_seconds)}",
+        f"  paused: {_paused(clock)}",
+        f"  due {format_instant(clock.due_at)}; "
+        f"breached {format_instant(clock.breached_at)}; "
+        f"met {format_instant(clock.met_at)}",
+        f"  acknowledged: {clock.acknowledged_by or '-'}",
+        f"  alerts: {_alert_words(alerts)}",
+    ]
+
+
+def _paused(clock: ClockState) -> str:
+    if not clock.paused_spans:
+        return "none"
+
+    return ", ".join(
+        f"{format_instant(start)} to "
+        f"{format_instant(end) if end else 'now (still paused)'}"
+        for start, end in clock.paused_spans
+    )
+
+
+def _alerts_of(clock: ClockState, alerts: list[dict]) -> list[dict]:
+    found = []
+    for alert in alerts:
+        _, round_ = split_threshold(alert["threshold"])
+        same = (alert["metric"], int(alert["cycle"]), round_)
+        if same == (clock.metric, clock.cycle, clock.round):
+            found.append(alert)
+
+    return found
+
+
+def _alert_words(alerts: list[dict]) -> str:
+    if not alerts:
+        return "none"
+
+    words = []
+    for alert in alerts:
+        name, _ = split_threshold(alert["threshold"])
+        data = alert.get("data") or {}
+        if data.get("covered_by"):
+            words.append(f"{name} covered by a later alert")
+        elif name == "ack":
+            words.append(f"acknowledged by {data.get('by', '?')}")
+        elif alert.get("posted_at") is None:
+            words.append(f"{name} pending")
+        else:
+            words.append(f"{name} posted {format_instant(alert['posted_at'])}")
+
+    return "; ".join(words)

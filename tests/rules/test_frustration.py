@@ -1,0 +1,203 @@
+"""Frustration per message and per ticket, and the one-step escalation."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.frustration import (
+    apply_frustration,
+    load_models,
+    parse_models,
+    score_frustration,
+    score_message,
+)
+from rules.model import FrustrationResult, SeverityDecision
+from rules.severity import load_default_policy, parse_triage_config
+
+THRESHOLD = load_default_policy().frustration.threshold
+
+CALM = [
+    ("en-thanks", "Thanks, everything works now. Great job!", "en"),
+    ("en-info", "Could you send the schedule for next month's maintenance?", "en"),
+    ("id-thanks", "Terima kasih, sudah normal kembali. Mantap!", "id"),
+    ("id-info", "Mohon info jadwal maintenance bulan depan.", "id"),
+    ("mixed-thanks", "Thanks ya, sekarang sudah bisa login lagi.", "id"),
+]
+
+ANGRY = [
+    (
+        "en-still-waiting",
+        "Still waiting for an answer. This is the third time I ask!!!",
+        "en",
+    ),
+    ("en-caps", "WHY IS THE SYSTEM STILL DOWN? NOBODY ANSWERED MY EMAIL.", "en"),
+    ("en-cancel", "If this is not fixed today we will cancel our contract.", "en"),
+    ("en-legal", "Our lawyers are preparing legal action over this outage.", "en"),
+    ("en-manager", "Unacceptable. Escalate this to your manager right now.", "en"),
+    ("id-kecewa", "Sudah berkali-kali saya laporkan, sangat kecewa. Parah!", "id"),
+    ("id-putus-kontrak", "Kalau tidak beres hari ini, kami mau putus kontrak.", "id"),
+    ("id-somasi", "Kami akan kirim somasi karena layanan terus mati.", "id"),
+    (
+        "id-menunggu",
+        "Sudah tiga hari masih menunggu, belum ada tanggapan sama sekali.",
+        "id",
+    ),
+    ("mixed", "Server down lagi, kecewa banget, nobody answered my email", "id"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "language"), [row[1:] for row in CALM], ids=[row[0] for row in CALM]
+)
+def test_calm_messages_score_low(text, language):
+    score, detected, _ = score_message(text)
+
+    assert score < THRESHOLD
+    assert detected == language
+
+
+@pytest.mark.parametrize(
+    ("text", "language"), [row[1:] for row in ANGRY], ids=[row[0] for row in ANGRY]
+)
+def test_frustrated_messages_score_high_with_reasons(text, language):
+    score, detected, reasons = score_message(text)
+
+    assert score >= THRESHOLD
+    assert detected == language
+    assert len(reasons) >= 2
+
+
+@pytest.mark.parametrize(
+    ("plain", "loud"),
+    [
+        ("the export is still not fixed", "THE EXPORT IS STILL NOT FIXED"),
+        ("the export is still not fixed.", "the export is still not fixed!!!"),
+    ],
+    ids=["caps", "exclaim"],
+)
+def test_shouting_adds_to_the_score(plain, loud):
+    assert score_message(loud)[0] > score_message(plain)[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "\x00\x01\x02\x03" * 500, "<p></p>"],
+    ids=["empty", "blank", "binary", "empty-html"],
+)
+def test_empty_or_binary_message_scores_zero(text):
+    score, _, reasons = score_message(text)
+
+    assert score == 0.0
+    assert reasons == ()
+
+
+def test_huge_message_is_bounded_and_scored():
+    text = "This is unacceptable, still waiting. " + "word " * 250_000
+
+    score, language, _ = score_message(text)
+
+    assert len(text) > 1_000_000
+    assert 0.0 <= score <= 1.0
+    assert language == "en"
+
+
+def test_quoted_reply_does_not_count():
+    text = "Thanks, all good now.\n\nOn Mon, Jane wrote:\n> THIS IS UNACCEPTABLE!!!"
+
+    assert score_message(text)[0] < THRESHOLD
+
+
+def test_sharp_frustration_escalates():
+    result = score_frustration(
+        ["Hello, a question about invoices.", "UNACCEPTABLE!!! We will sue you."]
+    )
+
+    assert result.escalate
+    assert result.trend > 0
+    assert result.reasons[0].startswith("sharp frustration")
+    assert result.languages == ("en", "en")
+
+
+def test_sustained_frustration_escalates():
+    policy = parse_triage_config({"frustration": {"sharp": 1.0, "sustained": 0.6}})
+    messages = [
+        "Still waiting, this is the third time.",
+        "Sudah berkali-kali, sangat kecewa.",
+    ]
+
+    result = score_frustration(messages, policy)
+
+    assert result.escalate
+    assert result.reasons[0].startswith("sustained frustration: last 2 messages")
+
+
+def test_calm_ticket_does_not_escalate():
+    result = score_frustration(["Hi, how do I export a report?", "Thanks, found it."])
+
+    assert not result.escalate
+    assert result.score < THRESHOLD
+    assert len(result.scores) == 2
+
+
+def test_no_messages_gives_an_empty_result():
+    assert score_frustration([]) == FrustrationResult()
+
+
+ESCALATED = FrustrationResult(
+    score=0.95, scores=(0.95,), escalate=True, reasons=("sharp",)
+)
+
+
+@pytest.mark.parametrize(
+    ("level", "raised", "expected", "flag"),
+    [
+        ("P3", False, "P2", True),
+        ("P2", False, "P1", True),
+        ("P1", False, "P1", False),
+        ("P3", True, "P3", False),
+    ],
+    ids=["p3-up", "p2-up", "p1-stays", "already-raised"],
+)
+def test_apply_frustration(level, raised, expected, flag):
+    severity = SeverityDecision(level=level, reasons=("score",))
+
+    result = apply_frustration(severity, ESCALATED, already_raised=raised)
+
+    assert result.level == expected
+    assert result.raised_by_frustration is flag
+
+
+def test_apply_frustration_explains_the_raise():
+    result = apply_frustration(SeverityDecision("P3", ("score",)), ESCALATED)
+
+    assert result.reasons == ("score", "sharp: raised P3 -> P2")
+
+
+def test_apply_frustration_raises_once():
+    once = apply_frustration(SeverityDecision("P3"), ESCALATED)
+
+    assert apply_frustration(once, ESCALATED) == once
+
+
+def test_no_escalation_changes_nothing():
+    severity = SeverityDecision("P2", ("score",))
+
+    assert apply_frustration(severity, FrustrationResult(score=0.4)) is severity
+
+
+def test_shipped_models_cover_both_languages():
+    models = load_models()
+
+    assert set(models) == {"en", "id"}
+    assert models["en"].vader > 0
+    assert models["id"].weights["kecewa"] > 0
+
+
+def test_parse_models_reads_bias_and_weights():
+    models = parse_models(
+        "# comment\nen\t__bias__\t-0.5\nen\t__vader__\t2\nen\tbad\t1.5\n"
+    )
+
+    assert models["en"].bias == -0.5
+    assert models["en"].vader == 2.0
+    assert models["en"].weights == {"bad": 1.5}

@@ -1,0 +1,163 @@
+"""End to end: the real connectors against the sandbox over HTTPS on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from sidecar.demo import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+PLATINUM = ("dewi@nusantara-logistik.example", "Dewi Example")
+PLAIN = ("gina@smallshop.example", "Gina Example")
+OUTAGE = "Production down: all users cannot log in, total outage since 09:00"
+
+
+@pytest.fixture
+def stack(tmp_path):
+    with LocalStack(tmp_path / "stack") as running:
+        running.start_sidecar()
+        yield running
+
+
+def _open(stack, who, subject=OUTAGE, body="Nothing works for any of our users."):
+    email, name = who
+    ticket_id = stack.sandbox.create_ticket(email, subject, body, requester_name=name)
+    stack.drain()
+    return ticket_id
+
+
+def _notes(stack, ticket_id, marker):
+    comments = stack.sandbox.ticket(ticket_id)["comments"]
+    return [c for c in comments if not c["public"] and marker in c["body"]]
+
+
+def test_vip_ticket_gets_priority_group_tags_and_one_note(stack):
+    ticket_id = _open(stack, PLATINUM)
+
+    ticket = stack.sandbox.ticket(ticket_id)["ticket"]
+    assert ticket["priority"] == "urgent"
+    assert ticket["group_id"] == 360000000101
+    assert {"vip", "vip_tier_platinum", "sev_p1", "vip_enriched"} <= set(ticket["tags"])
+    assert len(_notes(stack, ticket_id, "[vip-sidecar decision]")) == 1
+    assert stack.sandbox.calls().get("PUT ticket") == 1
+
+
+def test_non_vip_ticket_gets_no_write(stack):
+    _open(stack, PLAIN)
+
+    assert stack.sandbox.calls().get("PUT ticket", 0) == 0
+
+
+def test_own_update_does_not_start_a_loop(stack):
+    ticket_id = _open(stack, PLATINUM)
+
+    # The sidecar's write fired a webhook of its own; it was stored and skipped.
+    assert stack.runtime.store.inbox_counts().get("done", 0) >= 2
+    assert stack.sandbox.calls().get("PUT ticket") == 1
+    assert len(_notes(stack, ticket_id, "[vip-sidecar decision]")) == 1
+
+
+def test_duplicate_delivery_changes_nothing(tmp_path):
+    with LocalStack(tmp_path / "dup", duplicate_delivery_rate=1.0) as stack:
+        stack.start_sidecar()
+        ticket_id = _open(stack, PLATINUM)
+
+        attempts = stack.sandbox.webhook_attempts()
+        assert len(attempts) >= 2
+        assert stack.sandbox.calls().get("PUT ticket") == 1
+        assert len(_notes(stack, ticket_id, "[vip-sidecar decision]")) == 1
+
+
+def test_a_later_customer_update_writes_nothing_new(stack):
+    ticket_id = _open(stack, PLATINUM)
+
+    stack.sandbox.customer_reply(ticket_id, "Thank you, we will wait for your update.")
+    stack.drain()
+
+    assert stack.sandbox.calls().get("PUT ticket") == 1
+    assert len(_notes(stack, ticket_id, "[vip-sidecar decision]")) == 1
+
+
+def test_missed_first_response_alerts_once_per_threshold(stack):
+    ticket_id = _open(stack, PLATINUM)
+
+    for minutes in (4, 4, 4, 4, 4):  # 20 minutes on a 15-minute P1 target
+        stack.advance(minutes)
+        for _ in range(3):
+            stack.runtime.sweep()
+        stack.drain()
+
+    alerts = _notes(stack, ticket_id, "[vip-sidecar alert ")
+    first_response = [n for n in alerts if ":first_response:" in n["body"]]
+    keys = sorted(n["body"].split("[vip-sidecar alert ")[1].split("]")[0] for n in first_response)
+    assert [key.rsplit(":", 1)[1] for key in keys] == ["breach", "warn50", "warn80"]
+    tags = stack.sandbox.ticket(ticket_id)["ticket"]["tags"]
+    assert {"sla_warning", "sla_breached"} <= set(tags)
+
+
+def test_answered_ticket_gets_no_first_response_alert(stack):
+    ticket_id = _open(stack, PLATINUM)
+    stack.advance(3)
+    stack.sandbox.agent_reply(ticket_id, "We are on it.")
+    stack.drain()
+
+    stack.advance(30)
+    stack.runtime.sweep()
+    stack.drain()
+
+    alerts = _notes(stack, ticket_id, "[vip-sidecar alert ")
+    assert not [n for n in alerts if ":first_response:" in n["body"]]
+
+
+def test_restart_mid_replay_loses_no_acknowledged_event(tmp_path):
+    with LocalStack(tmp_path / "restart") as stack:
+        stack.start_sidecar(worker=False)  # accepts webhooks, handles none
+        ids = [
+            stack.sandbox.create_ticket(*PLATINUM[:1], f"{OUTAGE} #{n}", "down", requester_name=PLATINUM[1])
+            for n in range(5)
+        ]
+        stack.sandbox.flush_webhooks()
+        assert stack.runtime.store.inbox_counts().get("queued") == 5
+        stack.runtime.stop()
+
+        stack.start_sidecar()  # a new process on the same store
+        stack.drain()
+
+        for ticket_id in ids:
+            assert "vip" in stack.sandbox.ticket(ticket_id)["ticket"]["tags"]
+
+
+def test_salesforce_outage_falls_back_to_yaml_and_org_tags(stack):
+    stack.sandbox.inject_fault("POST oauth token", status=503, count=50)
+    stack.sandbox.inject_fault("GET query", status=503, count=50)
+
+    ticket_id = _open(stack, PLATINUM)
+
+    ticket = stack.sandbox.ticket(ticket_id)["ticket"]
+    assert "vip_tier_platinum" in ticket["tags"]
+    note = _notes(stack, ticket_id, "[vip-sidecar decision]")[0]["body"]
+    assert "CRM: unreachable" in note
+
+
+def test_no_secret_or_customer_text_in_any_log_line(stack, caplog):
+    secret_sentence = "Kami kecewa sekali, server produksi mati total sejak pagi"
+    with caplog.at_level(logging.DEBUG):
+        ticket_id = _open(stack, PLATINUM, subject="Server mati total", body=secret_sentence)
+        stack.advance(20)
+        stack.runtime.sweep()
+        stack.drain()
+
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert str(ticket_id) in text
+    for forbidden in (
+        secret_sentence,
+        "mati total",
+        stack.settings.secrets.webhook_secret,
+        stack.settings.secrets.zendesk_token,
+        stack.settings.secrets.sf_consumer_secret,
+        PLATINUM[0],
+    ):
+        assert forbidden not in text
