@@ -29,6 +29,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/sweep.py
+	$(BIN)/python benchmarks/triage.py
+	$(BIN)/python benchmarks/serve_memory.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

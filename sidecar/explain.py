@@ -61,7 +61,7 @@ def _describe(clock: ClockState, alerts: list[dict]) -> list[str]:
     time_kind = "business time" if clock.business else "calendar time"
     target = format_duration(clock.target_seconds)
     return [
-        f"{clock.label}  cycle {clock.cycle}  {clock.state}",
+        f"{clock.label}  cycle {clock.cycle}  {_state_words(clock)}",
         f"  target {target} ({time_kind}, calendar {clock.calendar})",
         f"  started {format_instant(clock.started_at)}, "
         f"elapsed {format_duration(clock.elapsed_seconds)}",
@@ -72,6 +72,16 @@ def _describe(clock: ClockState, alerts: list[dict]) -> list[str]:
         f"  acknowledged: {clock.acknowledged_by or '-'}",
         f"  alerts: {_alert_words(alerts)}",
     ]
+
+
+def _state_words(clock: ClockState) -> str:
+    if clock.state == "breached" and clock.met_at is not None:
+        return "breached (met late)"
+
+    if clock.state == "stopped" and clock.breached_at is not None:
+        return "stopped (after a breach)"
+
+    return clock.state
 
 
 def _paused(clock: ClockState) -> str:

@@ -18,8 +18,10 @@ and says how late it is; the others are recorded as covered by it.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from time import perf_counter
@@ -71,6 +73,58 @@ def _default_url(ticket_id: int) -> str:
     return f"ticket #{ticket_id}"
 
 
+def make_chat_notifier(url: str) -> Callable[[dict], None]:
+    """A notifier that sends a P1 page to a chat webhook through apprise
+    (``slack://...``, ``msteams://...``, or any URL apprise accepts)."""
+    with _quiet_apprise():
+        import apprise
+
+        client = apprise.Apprise()
+        if not client.add(url):
+            raise ValueError("chat URL is not one apprise understands")
+
+    def notify(payload: dict) -> None:
+        with _quiet_apprise():
+            sent = client.notify(title=chat_title(payload), body=chat_body(payload))
+
+        if not sent:
+            raise RuntimeError("the chat webhook refused the message")
+
+    return notify
+
+
+@contextmanager
+def _quiet_apprise() -> Iterator[None]:
+    # apprise 2.x loads its plugins through the deprecated imghdr module on
+    # Python 3.11/3.12; harmless, and not ours to fix.
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*imghdr.*", category=DeprecationWarning
+        )
+        yield
+
+
+def chat_title(payload: dict) -> str:
+    what = "still breached" if payload["alert"].startswith("renotify") else "breached"
+    return f"{payload['severity']} SLA {what}: ticket {payload['ticket_id']}"
+
+
+def chat_body(payload: dict) -> str:
+    value = payload.get("contract_value")
+    contract = "-" if value is None else f"{value:,.0f}"
+    metric = str(payload["metric"]).replace("_", " ")
+    lines = [
+        f"{metric} target breached at {payload.get('breached_at') or '-'}",
+        f"Account: {payload.get('account') or '-'} (tier {payload.get('tier')})",
+        f"Contract value: {contract}",
+        f"Ticket: {payload['url']}",
+    ]
+    if payload.get("late_seconds"):
+        lines.append(f"Sent {format_duration(payload['late_seconds'])} late.")
+
+    return "\n".join(lines)
+
+
 class Sweeper:
     """Keeps the store's clocks in step with tickets and posts due alerts."""
 
@@ -104,6 +158,7 @@ class Sweeper:
         self.conflict_retries = conflict_retries
         self._seen_policy: tuple | None = None
         self._built_calendars: tuple[SlaPolicy, dict[str, Calendar]] | None = None
+        self._chat: tuple[str, Callable[[dict], None]] | None = None
 
     # -- the pipeline's entry ------------------------------------------------
 
@@ -514,12 +569,19 @@ class Sweeper:
 
         return ticket
 
+    def _notifier_for(self, policy: SlaPolicy) -> Callable[[dict], None] | None:
+        """The injected notifier, else one for the policy's chat URL (if any)."""
+        if self.notifier is not None or not policy.chat_url:
+            return self.notifier
+
+        if self._chat is None or self._chat[0] != policy.chat_url:
+            self._chat = (policy.chat_url, make_chat_notifier(policy.chat_url))
+
+        return self._chat[1]
+
     def _notify(
         self, ctx: _Context, clock: ClockState, name: str, late: timedelta | None
     ) -> None:
-        if self.notifier is None:
-            return
-
         payload = {
             "ticket_id": ctx.ticket.id,
             "url": self.ticket_url(ctx.ticket.id),
@@ -533,7 +595,9 @@ class Sweeper:
             "late_seconds": late.total_seconds() if late else 0,
         }
         try:
-            self.notifier(payload)
+            notifier = self._notifier_for(ctx.policy)
+            if notifier is not None:
+                notifier(payload)
         except Exception as exc:  # the note is the record; chat is best effort
             log.warning(
                 "ticket %s: chat page failed (%s)", ctx.ticket.id, type(exc).__name__

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import logging
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -245,7 +248,8 @@ def test_two_sweepers_on_one_store_post_once(store):
     assert len(desk.markers()) == 1
 
 
-def test_after_downtime_the_breach_is_posted_once_saying_how_late(store):
+def test_after_downtime_the_breach_is_posted_once_saying_how_late(any_store):
+    store = any_store
     desk = Desk(store)
     desk.open_ticket("P2")
 
@@ -259,7 +263,8 @@ def test_after_downtime_the_breach_is_posted_once_saying_how_late(store):
     assert "Posted 2 h 05 min late" in desk.zendesk.notes(42)[-1]
 
 
-def test_p1_breach_pages_management_and_renotifies_until_acknowledged(store):
+def test_p1_breach_pages_management_and_renotifies_until_acknowledged(any_store):
+    store = any_store
     desk = Desk(store)
     desk.open_ticket("P1")
 
@@ -299,7 +304,8 @@ def test_warnings_do_not_page_and_p2_breach_goes_to_team_leads(store):
     assert desk.zendesk.updates[-1]["priority"] is None
 
 
-def test_a_write_whose_answer_was_lost_is_not_posted_twice(store):
+def test_a_write_whose_answer_was_lost_is_not_posted_twice(any_store):
+    store = any_store
     desk = Desk(store)
     desk.open_ticket("P2")
     desk.zendesk.lose_response_once = True
@@ -325,7 +331,8 @@ def test_a_failed_write_is_retried_at_the_next_sweep(store):
     assert desk.markers() == ["[vip-sidecar alert 42:first_response:1:breach]"]
 
 
-def test_pausing_drops_the_pending_alert(store):
+def test_pausing_drops_the_pending_alert(any_store):
+    store = any_store
     desk = Desk(store)
     desk.open_ticket("P2")
     desk.zendesk.fail_before_write_once = True
@@ -491,6 +498,23 @@ def test_explain_lists_each_clock_with_its_alerts(store):
     assert "resolution  cycle 1  running" in text
 
 
+def test_explain_shows_paused_spans_and_late_replies(store):
+    desk = Desk(store)
+    desk.open_ticket("P2")
+    desk.zendesk.touch(
+        42,
+        status="pending",
+        add_comments=(Comment(2, AGENT, at(75), True, "need logs", True),),
+        add_status=(StatusChange(at(80), "pending"),),
+    )
+
+    text = explain_ticket(store, desk.zendesk, desk.policy, 42, at(90))
+
+    assert "first_response  cycle 1  breached (met late)" in text
+    assert "paused: 2024-05-06 11:20:00 UTC to now (still paused)" in text
+    assert "resolution  cycle 1  paused" in text
+
+
 def test_explain_says_when_the_ticket_has_no_sla(store):
     desk = Desk(store)
     desk.zendesk.add(make_ticket(7))
@@ -513,3 +537,40 @@ def test_durations_in_notes(seconds, text):
     from sidecar.sweep import format_duration
 
     assert format_duration(seconds) == text
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        length = int(self.headers.get("Content-Length", 0))
+        _Hook.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_p1_breach_pages_a_chat_webhook_through_apprise(store):
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    _Hook.received.clear()
+    env = {"CHAT_URL": f"json://127.0.0.1:{server.server_port}/hook"}
+    raw = {"escalation": {"chat_url_env": "CHAT_URL", "management_group_id": 5}}
+    desk = Desk(store)
+    desk.policy = parse_sla_config(raw, env=env)
+    desk.sweeper.notifier = None
+    desk.open_ticket("P1")
+
+    desk.sweep_at(at(16))
+    thread.join(timeout=10)
+    server.server_close()
+
+    assert len(_Hook.received) == 1
+    message = _Hook.received[0]
+    assert message["title"] == "P1 SLA breached: ticket 42"
+    assert "Account: Acme Corp (tier enterprise)" in message["message"]
+    assert "Contract value: 250,000" in message["message"]
+    assert "Ticket: http://127.0.0.1:9/tickets/42" in message["message"]
