@@ -37,13 +37,28 @@ _LETTER = re.compile(r"[^\W\d_]")
 _STEP_UP = {"P3": "P2", "P2": "P1", "P1": "P1"}
 
 
+# Dense inputs of the model, named as in the model file: VADER's compound
+# score (negated: higher is more negative) and its negative and positive shares.
+DENSE = ("__vader__", "__vader_neg__", "__vader_pos__")
+
+
 @dataclass(frozen=True)
 class LanguageModel:
-    """Logistic model of one language: bias, VADER weight, feature weights."""
+    """Logistic model of one language: bias, VADER weights, feature weights."""
 
     bias: float
     vader: float
     weights: dict[str, float]
+    vader_neg: float = 0.0
+    vader_pos: float = 0.0
+
+    def dense_logit(self, tone: tuple[float, float, float]) -> float:
+        """Log-odds from VADER's (negated compound, negative, positive) scores."""
+        negativity, negative, positive = tone
+
+        return self.vader * negativity + self.vader_neg * negative + (
+            self.vader_pos * positive
+        )
 
 
 @lru_cache(maxsize=1)
@@ -73,6 +88,8 @@ def parse_models(text: str) -> dict[str, LanguageModel]:
         lang: LanguageModel(
             bias=table.pop("__bias__", 0.0),
             vader=table.pop("__vader__", 0.0),
+            vader_neg=table.pop("__vader_neg__", 0.0),
+            vader_pos=table.pop("__vader_pos__", 0.0),
             weights=table,
         )
         for lang, table in tables.items()
@@ -88,17 +105,21 @@ def text_features(text: str) -> tuple[set[str], float]:
     return features, 1.0 / math.sqrt(len(tokens) + 1)
 
 
-def vader_compound(text: str) -> float:
-    """VADER's compound score in [-1, 1] for the start of a cleaned text."""
-    return _vader().polarity_scores(text[:VADER_CHARS])["compound"]
+def vader_tone(text: str) -> tuple[float, float, float]:
+    """VADER on the start of a cleaned text: (-compound, negative, positive)."""
+    scores = _vader().polarity_scores(text[:VADER_CHARS])
+
+    return -scores["compound"], scores["neg"], scores["pos"]
 
 
-def model_logit(text: str, model: LanguageModel, compound: float) -> float:
+def model_logit(
+    text: str, model: LanguageModel, tone: tuple[float, float, float]
+) -> float:
     """The model's log-odds that a cleaned text is frustrated."""
     features, scale = text_features(text)
     total = sum(model.weights.get(feature, 0.0) for feature in features)
 
-    return model.bias + total * scale - model.vader * compound
+    return model.bias + total * scale + model.dense_logit(tone)
 
 
 def cue_logit(text: str, policy: TriagePolicy) -> tuple[float, list[str]]:
@@ -149,8 +170,7 @@ def score_message(
 
     models = load_models()
     model = models["id"] if language == "id" else models["en"]
-    compound = vader_compound(cleaned)
-    logit = model_logit(cleaned, model, compound)
+    logit = model_logit(cleaned, model, vader_tone(cleaned))
     cues, reasons = cue_logit(cleaned, policy)
     score = _sigmoid(logit + cues)
 
