@@ -36,7 +36,10 @@ def main() -> None:
     args = _args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
-        for name, factory in (("bare Flask", "bare_app()"), ("webhook", "webhook_app()")):
+        for name, factory in (
+            ("bare Flask", "bare_app()"),
+            ("webhook", "webhook_app()"),
+        ):
             port = _free_port()
             env = {
                 **os.environ,
@@ -73,7 +76,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_gunicorn(factory: str, port: int, workers: int, env: dict) -> subprocess.Popen:
+def _start_gunicorn(
+    factory: str, port: int, workers: int, env: dict
+) -> subprocess.Popen:
     command = [
         sys.executable, "-m", "gunicorn",
         "--bind", f"127.0.0.1:{port}",
@@ -199,10 +204,14 @@ def _print(rows: list, args: argparse.Namespace) -> None:
         f"{args.requests} requests from {args.clients} keep-alive clients; "
         f"latency: {args.rate:g} req/s for {args.seconds:g} s"
     )
-    print(f"{'app':12} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    columns = ("req/s", "p50 ms", "p95 ms", "p99 ms", "max ms")
+    print(f"{'app':12} " + " ".join(f"{c:>8}" for c in columns))
     for name, rps, latencies in rows:
         ordered = sorted(latencies)
-        p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+
+        def p(q: float, ordered: list[float] = ordered) -> float:
+            return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
         print(
             f"{name:12} {rps:8.0f} {statistics.median(ordered) * 1000:8.2f} "
             f"{p(0.95):8.2f} {p(0.99):8.2f} {ordered[-1] * 1000:8.2f}"

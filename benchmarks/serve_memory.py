@@ -49,6 +49,7 @@ SANDBOX_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,16 +57,21 @@ def main() -> None:
         sb_port, web_port = _free_port(), _free_port()
         sandbox = _start(
             [
-                str(BIN / "vip-sidecar"), "sandbox", "--port", str(sb_port),
-                "--cert-dir", str(work / "tls"),
-                "--webhook-url", f"http://127.0.0.1:{web_port}/webhooks/zendesk",
+                str(BIN / "vip-sidecar"),
+                "sandbox",
+                "--port",
+                str(sb_port),
+                "--cert-dir",
+                str(work / "tls"),
+                "--webhook-url",
+                f"http://127.0.0.1:{web_port}/webhooks/zendesk",
             ],  # fmt: skip
             work / "sandbox.log",
         )
         serve = None
         try:
             _wait_port(sb_port)
-            config = _config(work, sb_port, web_port)
+            config = _config(work, sb_port, web_port, args.workers)
             serve = _start(
                 [str(BIN / "vip-sidecar"), "serve", "--config", str(config)],
                 work / "serve.log",
@@ -109,13 +115,15 @@ def _wait_port(port: int, timeout: float = 60) -> None:
     raise SystemExit(f"nothing listens on port {port}")
 
 
-def _config(work: Path, sb_port: int, web_port: int) -> Path:
+def _config(work: Path, sb_port: int, web_port: int, workers: int) -> Path:
     text = (ROOT / "sidecar" / "data" / "demo-config.yaml").read_text()
     raw = yaml.safe_load(text)
     raw["zendesk"]["base_url"] = f"https://127.0.0.1:{sb_port}"
-    raw["salesforce"]["token_url"] = f"https://127.0.0.1:{sb_port}/services/oauth2/token"
+    raw["salesforce"]["token_url"] = (
+        f"https://127.0.0.1:{sb_port}/services/oauth2/token"
+    )
     raw["store"] = {"url": f"sqlite:///{work / 'serve.db'}"}
-    raw["server"] = {"bind": f"127.0.0.1:{web_port}", "workers": 2}
+    raw["server"] = {"bind": f"127.0.0.1:{web_port}", "workers": workers}
     path = work / "config.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -164,7 +172,9 @@ def _wait_drained(db: Path, timeout: float = 300) -> None:
     while time.monotonic() < deadline:
         time.sleep(1)
         with sqlite3.connect(db) as conn:
-            rows = dict(conn.execute("SELECT state, COUNT(*) FROM inbox GROUP BY state"))
+            rows = dict(
+                conn.execute("SELECT state, COUNT(*) FROM inbox GROUP BY state")
+            )
         pending = sum(rows.get(s, 0) for s in ("queued", "claimed", "retry"))
         if pending == 0 and rows == last:
             return
@@ -172,11 +182,16 @@ def _wait_drained(db: Path, timeout: float = 300) -> None:
     raise SystemExit(f"inbox not drained: {last}")
 
 
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in KiB. PSS shares each page among the processes mapping it,
+    so the PSS of master and workers add up to what they really use."""
+    rss = pss = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Rss:"):
+            rss = int(line.split()[1])
+        elif line.startswith("Pss:"):
+            pss = int(line.split()[1])
+    return rss, pss
 
 
 def _children(pid: int) -> list[int]:
@@ -194,29 +209,46 @@ def _children(pid: int) -> list[int]:
 
 def _print(pid: int, base: str, context: ssl.SSLContext, db: Path, count: int) -> None:
     workers = _children(pid)
-    rss = {"master": _rss_kib(pid), **{f"worker {w}": _rss_kib(w) for w in workers}}
+    memory = {
+        "master": _memory_kib(pid),
+        **{f"worker {w}": _memory_kib(w) for w in workers},
+    }
     print(f"serve after replaying {count} tickets (gunicorn, {len(workers)} workers):")
-    for name, kib in rss.items():
-        print(f"  RSS {name:14} {kib / 1024:7.1f} MB")
-    print(f"  RSS total          {sum(rss.values()) / 1024:7.1f} MB (target < 200 MB)")
+    for name, (rss, pss) in memory.items():
+        print(f"  {name:14} RSS {rss / 1024:7.1f} MB   PSS {pss / 1024:7.1f} MB")
+    total_rss = sum(rss for rss, _ in memory.values()) / 1024
+    total_pss = sum(pss for _, pss in memory.values()) / 1024
+    print(
+        f"  total          RSS {total_rss:7.1f} MB   PSS {total_pss:7.1f} MB"
+        " (target < 200 MB; PSS counts shared pages once)"
+    )
     _print_economy(_call(base + "/_sandbox/calls", context), db, count)
 
 
 def _print_economy(calls: dict, db: Path, count: int) -> None:
     with sqlite3.connect(db) as conn:
-        states = [json.loads(row[0]) for row in conn.execute("SELECT data FROM tickets")]
+        states = [
+            json.loads(row[0]) for row in conn.execute("SELECT data FROM tickets")
+        ]
     vip = [s for s in states if s.get("vip")]
     changed = [s for s in vip if s.get("writes")]
     writes = sum(s.get("writes", 0) for s in states)
     accounts = {(s.get("account") or {}).get("account_id") for s in states} - {None}
     requesters = len({REQUESTERS[i % len(REQUESTERS)] for i in range(count)})
-    sf = sum(calls.get(k, 0) for k in ("GET query", "GET query more", "POST oauth token"))
-    print(f"  decision writes: {writes} for {len(changed)} tickets whose decision changed"
-          f" something ({writes / max(len(changed), 1):.2f} per ticket, target 1);"
-          f" {len(states) - len(changed)} other tickets, 0 writes")
-    print(f"  Salesforce calls: {sf} (token included) for {requesters} distinct requesters"
-          f" and {len(accounts)} distinct accounts"
-          f" = {sf / max(len(accounts), 1):.2f} per account in one TTL")
+    sf = sum(
+        calls.get(k, 0) for k in ("GET query", "GET query more", "POST oauth token")
+    )
+    print(
+        f"  decision writes: {writes} for {len(changed)} tickets whose decision changed"
+        f" something ({writes / max(len(changed), 1):.2f} per ticket, target 1);"
+        f" {len(states) - len(changed)} other tickets, 0 writes"
+    )
+    print(
+        f"  Salesforce calls: {sf} (tokens included) for {requesters} distinct"
+        " requesters"
+        f" and {len(accounts)} distinct accounts"
+        f" = {sf / max(len(accounts), 1):.2f} per account in one TTL"
+    )
     print(f"  sandbox calls by route: {json.dumps(calls, sort_keys=True)}")
 
 

@@ -109,7 +109,8 @@ def vader_tone(text: str) -> tuple[float, float, float]:
     """VADER on the start of a cleaned text: (-compound, negative, positive)."""
     scores = _vader().polarity_scores(text[:VADER_CHARS])
 
-    return -scores["compound"], scores["neg"], scores["pos"]
+    # The shares are scaled to about the compound score's range.
+    return -scores["compound"], 3.0 * scores["neg"], 3.0 * scores["pos"]
 
 
 def model_logit(

@@ -37,12 +37,15 @@ def _configure_logging(verbose: bool) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vip-sidecar",
-        description="A Zendesk sidecar that gives VIP and enterprise customers a faster lane.",
+        description="A Zendesk sidecar that gives VIP and enterprise customers "
+        "a faster lane.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command")
 
-    _add_config_args(sub.add_parser("check-config", help="validate config and environment"))
+    _add_config_args(
+        sub.add_parser("check-config", help="validate config and environment")
+    )
     sub.choices["check-config"].set_defaults(func=_check_config)
 
     serve = sub.add_parser("serve", help="run the webhook server, worker and scheduler")
@@ -64,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("ticket_id", type=int)
     explain.set_defaults(func=_sla_explain)
 
-    report = sub.add_parser("report", help="first response, resolution, SLA per tier and account")
+    report = sub.add_parser(
+        "report", help="first response, resolution, SLA per tier and account"
+    )
     _add_config_args(report)
     report.add_argument("--json", action="store_true", dest="as_json")
     report.set_defaults(func=_report)
@@ -76,11 +81,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="policy file (default: $VIP_SIDECAR_CONFIG or config.yaml)")
+    parser.add_argument(
+        "--config", help="policy file (default: $VIP_SIDECAR_CONFIG or config.yaml)"
+    )
     parser.add_argument(
         "--insecure-allow-unsigned",
         action="store_true",
-        help="accept webhooks without a signing secret (logs a warning; never in production)",
+        help="accept webhooks without a signing secret "
+        "(logs a warning; never in production)",
     )
 
 
@@ -125,7 +133,10 @@ def _serve(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         for problem in exc.problems:
             print(problem.render(exc.path), file=sys.stderr)
-        print("refusing to start: fix the configuration (vip-sidecar check-config)", file=sys.stderr)
+        print(
+            "refusing to start: fix the configuration (vip-sidecar check-config)",
+            file=sys.stderr,
+        )
         return 1
 
     serve(settings, workers=args.workers)
@@ -152,7 +163,14 @@ def _inbox(args: argparse.Namespace) -> int:
     if args.failed:
         events = store.list_events("failed")
         for event in events:
-            print(f"{event.id}\tticket {event.ticket_id}\t{event.kind}\tattempts {event.attempts}\t{event.last_error}")
+            fields = (
+                event.id,
+                f"ticket {event.ticket_id}",
+                event.kind,
+                f"attempts {event.attempts}",
+                event.last_error,
+            )
+            print("\t".join(str(field) for field in fields))
         print(f"{len(events)} failed event(s)")
         return 0
 
@@ -188,11 +206,15 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _add_sandbox_parser(sub) -> None:
-    sandbox = sub.add_parser("sandbox", help="run the local Zendesk + Salesforce stand-in")
+    sandbox = sub.add_parser(
+        "sandbox", help="run the local Zendesk + Salesforce stand-in"
+    )
     sandbox.add_argument("--port", type=int, default=8443)
     sandbox.add_argument("--webhook-url", help="where to send signed webhooks")
     sandbox.add_argument("--mode", choices=("trigger", "events"), default="trigger")
-    sandbox.add_argument("--cert-dir", help="where to write the self-signed certificate")
+    sandbox.add_argument(
+        "--cert-dir", help="where to write the self-signed certificate"
+    )
     sandbox.set_defaults(func=_sandbox)
 
 
@@ -210,12 +232,22 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _add_demo_parser(sub) -> None:
-    demo = sub.add_parser("demo", help="run the sidecar against the sandbox on real tickets")
-    demo.add_argument("--tickets", help="CSV with subject and body columns (default: shipped sample)")
-    demo.add_argument("--limit", type=int, default=None, help="replay at most N tickets")
+    demo = sub.add_parser(
+        "demo", help="run the sidecar against the sandbox on real tickets"
+    )
+    demo.add_argument(
+        "--tickets", help="CSV with subject and body columns (default: shipped sample)"
+    )
+    demo.add_argument(
+        "--limit", type=int, default=None, help="replay at most N tickets"
+    )
     demo.add_argument("--mode", choices=("trigger", "events"), default="trigger")
-    demo.add_argument("--keep-running", action="store_true", help="leave sandbox and sidecar running")
-    demo.add_argument("--workdir", default="var/demo", help="where the demo keeps its files")
+    demo.add_argument(
+        "--keep-running", action="store_true", help="leave sandbox and sidecar running"
+    )
+    demo.add_argument(
+        "--workdir", default="var/demo", help="where the demo keeps its files"
+    )
     demo.set_defaults(func=_demo)
 
 

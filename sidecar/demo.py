@@ -72,13 +72,19 @@ class LocalStack:
     Used by the demo and by the end-to-end tests.
     """
 
-    def __init__(self, workdir: str | Path, *, mode: str = "trigger", **sandbox: Any) -> None:
+    def __init__(
+        self, workdir: str | Path, *, mode: str = "trigger", **sandbox: Any
+    ) -> None:
         self.work = Path(workdir)
         self.work.mkdir(parents=True, exist_ok=True)
         self.clock = OffsetClock()
         self._dispatcher = _Dispatcher()
         self._server = make_server(
-            "127.0.0.1", 0, self._dispatcher, threaded=True, request_handler=_QuietHandler
+            "127.0.0.1",
+            0,
+            self._dispatcher,
+            threaded=True,
+            request_handler=_QuietHandler,
         )
         self.receiver = f"http://127.0.0.1:{self._server.server_port}/webhooks/zendesk"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -112,7 +118,9 @@ class LocalStack:
         while time.monotonic() < deadline:
             self.sandbox.flush_webhooks(timeout=max(deadline - time.monotonic(), 1))
             counts = self.runtime.store.inbox_counts()
-            if not any(counts.get(state, 0) for state in ("queued", "claimed", "retry")):
+            if not any(
+                counts.get(state, 0) for state in ("queued", "claimed", "retry")
+            ):
                 return
             time.sleep(0.05)
 
@@ -150,7 +158,9 @@ def run_demo(
     runtime = stack.start_sidecar()
 
     try:
-        print(f"Replaying {len(rows)} tickets from {tickets or 'the shipped sample'} ...")
+        print(
+            f"Replaying {len(rows)} tickets from {tickets or 'the shipped sample'} ..."
+        )
         ticket_ids = _replay(stack.sandbox, rows)
         stack.drain()
         answered = _agents_answer(stack, ticket_ids)
@@ -170,7 +180,9 @@ def _log_to_file(path: Path) -> None:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     root.addHandler(handler)
     root.setLevel(logging.INFO)
 
@@ -287,10 +299,14 @@ def _summary(
         f"{alerts.get('renotified', 0)} re-notifications "
         f"(each sweep ran twice per step; the second posted nothing)"
     )
-    sample = next((t for t in ticket_ids if (runtime.store.get_ticket(t) or {}).get("vip")), None)
+    sample = next(
+        (t for t in ticket_ids if (runtime.store.get_ticket(t) or {}).get("vip")), None
+    )
     lines += ["", "Inspect a ticket:"]
     lines.append(f"  set -a; . {work}/demo.env; set +a")
-    lines.append(f"  .venv/bin/vip-sidecar sla explain {sample} --config {work}/config.yaml")
+    lines.append(
+        f"  .venv/bin/vip-sidecar sla explain {sample} --config {work}/config.yaml"
+    )
     lines.append(f"  .venv/bin/vip-sidecar report --config {work}/config.yaml")
     lines.append(
         "  (with --keep-running) curl --cacert "

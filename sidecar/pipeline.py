@@ -16,9 +16,16 @@ from typing import Any
 
 from connector.errors import UpdateConflict
 from rules.config import Policy
-from rules.decide import Decision, decide, note_key, plan_write
+from rules.decide import decide, note_key, plan_write
 from rules.frustration import apply_frustration, score_frustration
-from rules.model import AccountFacts, FrustrationResult, SeverityDecision, TicketFacts
+from rules.model import (
+    AccountFacts,
+    Decision,
+    FrustrationResult,
+    SeverityDecision,
+    TicketFacts,
+    TierDecision,
+)
 from rules.severity import TriagePolicy, classify_severity
 from rules.vip import classify_tier
 
@@ -62,7 +69,9 @@ class Pipeline:
                 self.process(ticket_id)
                 return
             except UpdateConflict:
-                log.warning("ticket %s: update conflict, re-reading (%d)", ticket_id, attempt)
+                log.warning(
+                    "ticket %s: update conflict, re-reading (%d)", ticket_id, attempt
+                )
 
         raise UpdateConflict(f"ticket {ticket_id}: still conflicting after retries")
 
@@ -109,11 +118,11 @@ class Pipeline:
             self.store.replace_clocks(ticket.id, [], now)
         record = {**state, "tier": None, "vip": False, "decided_at": now.isoformat()}
         record["lookup"] = account.lookup if account else "not consulted"
+        record["account"] = asdict(account) if account else None
         self.store.save_ticket(ticket.id, record, now)
         log.info("ticket %s: not a VIP, no write", ticket.id)
 
-        return decide(ticket, account, classify_tier(ticket, None, self.policy), None,
-                      None, self.policy)
+        return decide(ticket, account, TierDecision(None), None, None, self.policy)
 
     def _triage(
         self, ticket: TicketFacts, tier: str, state: dict
@@ -146,9 +155,12 @@ class Pipeline:
         if self.sweeper is None:
             return []
 
-        return self.sweeper.refresh_ticket(
-            ticket, tier=tier, severity=severity, account=account, now=now
-        ) or []
+        return (
+            self.sweeper.refresh_ticket(
+                ticket, tier=tier, severity=severity, account=account, now=now
+            )
+            or []
+        )
 
     def _write(
         self,
@@ -175,7 +187,9 @@ class Pipeline:
                 note=plan.note,
             )
 
-        self.store.save_ticket(ticket.id, _record(state, decision, plan, account, now), now)
+        self.store.save_ticket(
+            ticket.id, _record(state, decision, plan, account, now), now
+        )
         log.info(
             "ticket %s: tier %s severity %s, %s",
             ticket.id,
@@ -204,7 +218,9 @@ def _sticky(frustration: FrustrationResult, raised_before: bool) -> FrustrationR
         return frustration
 
     reasons = (*frustration.reasons, "raised earlier for frustration; kept")
-    return FrustrationResult(**{**asdict(frustration), "escalate": True, "reasons": reasons})
+    return FrustrationResult(
+        **{**asdict(frustration), "escalate": True, "reasons": reasons}
+    )
 
 
 def _due_times(clocks: Sequence[Any]) -> list[tuple[str, datetime]]:
@@ -231,7 +247,9 @@ def _record(
         "tier": decision.tier.tier,
         "tier_sources": list(decision.tier.sources),
         "severity": severity.level if severity else None,
-        "raised": bool(state.get("raised") or (severity and severity.raised_by_frustration)),
+        "raised": bool(
+            state.get("raised") or (severity and severity.raised_by_frustration)
+        ),
         "frustration": decision.frustration.score if decision.frustration else None,
         "account": asdict(account) if account else None,
         "written": written,

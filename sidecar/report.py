@@ -76,7 +76,9 @@ def render_report(report: dict[str, Any]) -> str:
     lines = []
     for kind in ("tier", "account"):
         lines.append(f"By {kind}:")
-        lines.append(f"  {'name':32} {'judged':>6} {'SLA met':>8} {'FRT med':>8} {'res med':>8}")
+        lines.append(
+            f"  {'name':32} {'judged':>6} {'SLA met':>8} {'FRT med':>8} {'res med':>8}"
+        )
         for name, row in report[kind].items():
             compliance = row["sla_compliance"]
             lines.append(
@@ -108,7 +110,9 @@ def demo_figures(runtime: Any, sandbox: Any, ticket_ids: list[int]) -> dict[str,
     sf_calls = sum(v for k, v in calls.items() if k in SALESFORCE_ROUTES)
     # Ticket creation is the end users' doing, not the sidecar's.
     zendesk_calls = sum(
-        v for k, v in calls.items() if k not in SALESFORCE_ROUTES and k != "POST tickets"
+        v
+        for k, v in calls.items()
+        if k not in SALESFORCE_ROUTES and k != "POST tickets"
     )
     writes = calls.get("PUT ticket", 0)
     accounts = {(s.get("account") or {}).get("account_id") for s in states} - {None}
@@ -123,8 +127,12 @@ def demo_figures(runtime: Any, sandbox: Any, ticket_ids: list[int]) -> dict[str,
         "severities (VIP)": dict(Counter(s.get("severity") for s in vip)),
         "raised for frustration": sum(1 for s in vip if s.get("raised")),
         "Zendesk ticket writes (all PUTs, alerts included)": writes,
-        "decision writes per VIP ticket": _ratio(sum(s.get("writes", 0) for s in vip), len(written)),
-        "notes per VIP ticket (decision notes)": _ratio(sum(s.get("notes", 0) for s in vip), len(vip)),
+        "decision writes per VIP ticket": _ratio(
+            sum(s.get("writes", 0) for s in vip), len(written)
+        ),
+        "notes per VIP ticket (decision notes)": _ratio(
+            sum(s.get("notes", 0) for s in vip), len(vip)
+        ),
         "Zendesk API calls per ticket": _ratio(zendesk_calls, len(ticket_ids)),
         "Salesforce calls per distinct account": _ratio(sf_calls, len(accounts)),
         "sandbox calls by route": dict(sorted(calls.items())),

@@ -18,7 +18,11 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from connector.salesforce import SalesforceConnector, SalesforceFields, SalesforceSettings
+from connector.salesforce import (
+    SalesforceConnector,
+    SalesforceFields,
+    SalesforceSettings,
+)
 from connector.zendesk import ZendeskConnector, ZendeskSettings
 from rules.calendar import Calendar, build_calendars, parse_calendars
 from rules.config import Policy, PolicyError, load_policy
@@ -29,7 +33,7 @@ from sidecar.enrich import FREE_MAIL_DEFAULT, AccountResolver
 from sidecar.pipeline import Pipeline
 from sidecar.settings import Settings
 from sidecar.store import Store
-from sidecar.sweep import Sweeper
+from sidecar.sweep import Sweeper, make_chat_notifier
 from sidecar.worker import Worker
 from webhooks.app import create_app
 
@@ -42,7 +46,11 @@ SWEEP_LEASE = "sla-sweep"
 class Runtime:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
-    holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+    holder: str = field(
+        default_factory=lambda: (
+            f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        )
+    )
 
     def __post_init__(self) -> None:
         policy = self.settings.policy
@@ -62,7 +70,9 @@ class Runtime:
             policy_provider=lambda: self.sla,
             calendars_provider=lambda: self.calendars,
             clock=self.clock,
-            notifier=_chat_notifier(self.settings.secrets.chat_url),
+            notifier=make_chat_notifier(self.sla.chat_url)
+            if self.sla.chat_url
+            else None,
             ticket_url=self.ticket_url,
         )
         self.pipeline = Pipeline(
@@ -121,7 +131,10 @@ class Runtime:
             return self._api_user_id
 
     def ticket_url(self, ticket_id: int) -> str:
-        base = self.policy.zendesk.base_url or f"https://{self.policy.zendesk.subdomain}.zendesk.com"
+        base = (
+            self.policy.zendesk.base_url
+            or f"https://{self.policy.zendesk.subdomain}.zendesk.com"
+        )
         return f"{base}/agent/tickets/{ticket_id}"
 
     def sweep(self) -> dict[str, Any]:
@@ -149,9 +162,13 @@ class Runtime:
             return
         self._config_mtime = mtime
         try:
-            self.sla, self.calendars = sla_policy(load_policy(self.settings.config_path))
+            self.sla, self.calendars = sla_policy(
+                load_policy(self.settings.config_path)
+            )
         except (PolicyError, ValueError) as exc:
-            log.error("config changed but is invalid; keeping the old SLA policy: %s", exc)
+            log.error(
+                "config changed but is invalid; keeping the old SLA policy: %s", exc
+            )
             return
         log.info("config changed: SLA policy and calendars reloaded")
 
@@ -224,28 +241,16 @@ def sla_policy(policy: Policy) -> tuple[SlaPolicy, dict[str, Calendar]]:
         policy.raw.get("sla"),
         severity_raw=policy.raw.get("severity"),
         calendar_specs=specs,
+        env=os.environ,
     )
     return sla, build_calendars(specs)
-
-
-def _chat_notifier(url: str) -> Any:
-    if not url:
-        return None
-    import apprise
-
-    def notify(message: dict[str, Any]) -> None:
-        sender = apprise.Apprise()
-        sender.add(url)
-        sender.notify(title=str(message.get("title", "")), body=str(message.get("body", "")))
-
-    return notify
 
 
 def _ensure_sqlite_dir(url: str) -> None:
     """A SQLite file URL's folder is created; other URLs are left alone."""
     prefix = "sqlite:///"
     if url.startswith(prefix) and url != "sqlite:///:memory:":
-        folder = os.path.dirname(url[len(prefix):])
+        folder = os.path.dirname(url[len(prefix) :])
         if folder:
             os.makedirs(folder, exist_ok=True)
 

@@ -42,7 +42,6 @@ class Secrets:
     sf_private_key_file: str = ""
     sf_password: str = ""
     ca_bundle: str = ""
-    chat_url: str = ""
 
     def __repr__(self) -> str:
         # Never print secret values, not even in a traceback.
@@ -68,7 +67,6 @@ def read_secrets(env: Mapping[str, str] | None = None) -> Secrets:
         sf_private_key_file=env.get("SALESFORCE_PRIVATE_KEY_FILE", ""),
         sf_password=env.get("SALESFORCE_PASSWORD", ""),
         ca_bundle=env.get("VIP_SIDECAR_CA_BUNDLE", ""),
-        chat_url=env.get("VIP_SIDECAR_CHAT_URL", ""),
     )
 
 

@@ -92,7 +92,9 @@ def test_missed_first_response_alerts_once_per_threshold(stack):
 
     alerts = _notes(stack, ticket_id, "[vip-sidecar alert ")
     first_response = [n for n in alerts if ":first_response:" in n["body"]]
-    keys = sorted(n["body"].split("[vip-sidecar alert ")[1].split("]")[0] for n in first_response)
+    keys = sorted(
+        n["body"].split("[vip-sidecar alert ")[1].split("]")[0] for n in first_response
+    )
     assert [key.rsplit(":", 1)[1] for key in keys] == ["breach", "warn50", "warn80"]
     tags = stack.sandbox.ticket(ticket_id)["ticket"]["tags"]
     assert {"sla_warning", "sla_breached"} <= set(tags)
@@ -116,7 +118,9 @@ def test_restart_mid_replay_loses_no_acknowledged_event(tmp_path):
     with LocalStack(tmp_path / "restart") as stack:
         stack.start_sidecar(worker=False)  # accepts webhooks, handles none
         ids = [
-            stack.sandbox.create_ticket(*PLATINUM[:1], f"{OUTAGE} #{n}", "down", requester_name=PLATINUM[1])
+            stack.sandbox.create_ticket(
+                *PLATINUM[:1], f"{OUTAGE} #{n}", "down", requester_name=PLATINUM[1]
+            )
             for n in range(5)
         ]
         stack.sandbox.flush_webhooks()
@@ -145,7 +149,9 @@ def test_salesforce_outage_falls_back_to_yaml_and_org_tags(stack):
 def test_no_secret_or_customer_text_in_any_log_line(stack, caplog):
     secret_sentence = "Kami kecewa sekali, server produksi mati total sejak pagi"
     with caplog.at_level(logging.DEBUG):
-        ticket_id = _open(stack, PLATINUM, subject="Server mati total", body=secret_sentence)
+        ticket_id = _open(
+            stack, PLATINUM, subject="Server mati total", body=secret_sentence
+        )
         stack.advance(20)
         stack.runtime.sweep()
         stack.drain()

@@ -15,7 +15,12 @@ FULL_ENV = {
     "SALESFORCE_CONSUMER_KEY": "key",
     "SALESFORCE_CONSUMER_SECRET": "secret",
 }
-SECRET_VARS = (*FULL_ENV, "SALESFORCE_PRIVATE_KEY_FILE", "SALESFORCE_PASSWORD", "VIP_SIDECAR_CONFIG")
+SECRET_VARS = (
+    *FULL_ENV,
+    "SALESFORCE_PRIVATE_KEY_FILE",
+    "SALESFORCE_PASSWORD",
+    "VIP_SIDECAR_CONFIG",
+)
 
 
 @pytest.fixture
@@ -51,7 +56,9 @@ def test_missing_secrets_are_all_named(workdir):
     }
 
 
-def test_missing_signing_secret_is_fatal_unless_insecure_flag(workdir, monkeypatch, caplog):
+def test_missing_signing_secret_is_fatal_unless_insecure_flag(
+    workdir, monkeypatch, caplog
+):
     for name, value in FULL_ENV.items():
         if name != "ZENDESK_WEBHOOK_SECRET":
             monkeypatch.setenv(name, value)

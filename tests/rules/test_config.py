@@ -82,7 +82,9 @@ def test_invalid_yaml_names_the_line():
 
 
 def test_unknown_salesforce_field_role_is_refused():
-    text = MINIMAL.replace("domain: acme.my", "domain: acme.my\n  fields: {colour: X__c}")
+    text = MINIMAL.replace(
+        "domain: acme.my", "domain: acme.my\n  fields: {colour: X__c}"
+    )
 
     with pytest.raises(PolicyError) as caught:
         parse_policy_text(text)
@@ -91,7 +93,9 @@ def test_unknown_salesforce_field_role_is_refused():
 
 
 def test_salesforce_field_names_are_checked():
-    text = MINIMAL.replace("domain: acme.my", "domain: acme.my\n  fields: {tier: 'Tier__c; DROP'}")
+    text = MINIMAL.replace(
+        "domain: acme.my", "domain: acme.my\n  fields: {tier: 'Tier__c; DROP'}"
+    )
 
     with pytest.raises(PolicyError) as caught:
         parse_policy_text(text)

@@ -10,7 +10,9 @@ P2 = SeverityDecision("P2", ('subject: "not working" (broken, +2)',))
 def _decision(facts=None, severity=P2, frustration=None, acct=None):
     facts = facts or ticket()
     acct = acct or account(tier="Gold", contract_value=250000)
-    return decide(facts, acct, GOLD, severity, frustration, POLICY, due=[("first_response", T0)])
+    return decide(
+        facts, acct, GOLD, severity, frustration, POLICY, due=[("first_response", T0)]
+    )
 
 
 def test_vip_decision_sets_priority_group_tags_fields_and_note():
@@ -19,7 +21,12 @@ def test_vip_decision_sets_priority_group_tags_fields_and_note():
     assert decision.priority == "high"
     assert decision.group_id == 102
     assert set(decision.tags_add) == {"vip", "vip_tier_gold", "sev_p2", "vip_enriched"}
-    assert dict(decision.custom_fields) == {201: "gold", 203: "p2", 202: 250000, 204: "Rina Manager"}
+    assert dict(decision.custom_fields) == {
+        201: "gold",
+        203: "p2",
+        202: 250000,
+        204: "Rina Manager",
+    }
     assert decision.note.startswith(NOTE_MARKER)
     assert "CRM tier Gold" in decision.note
     assert "Contract value: 250,000" in decision.note
@@ -46,8 +53,17 @@ def test_p1_on_a_paged_tier_involves_management():
 
 
 def test_plan_writes_only_the_difference():
-    facts = ticket(priority="high", group_id=102, tags=("vip", "vip_tier_gold", "sev_p2", "vip_enriched"),
-                   custom_fields=((201, "gold"), (203, "p2"), (202, 250000), (204, "Rina Manager")))
+    facts = ticket(
+        priority="high",
+        group_id=102,
+        tags=("vip", "vip_tier_gold", "sev_p2", "vip_enriched"),
+        custom_fields=(
+            (201, "gold"),
+            (203, "p2"),
+            (202, 250000),
+            (204, "Rina Manager"),
+        ),
+    )
     decision = _decision(facts)
 
     plan = plan_write(facts, decision, last_note_key=note_key(decision))
@@ -69,7 +85,9 @@ def test_agent_change_after_our_write_is_respected():
     facts = ticket(priority="normal", group_id=999)
     decision = _decision(facts)
 
-    plan = plan_write(facts, decision, last_written={"priority": "high", "group_id": 102})
+    plan = plan_write(
+        facts, decision, last_written={"priority": "high", "group_id": 102}
+    )
 
     assert plan.priority is None
     assert plan.group_id is None
@@ -94,8 +112,13 @@ def test_one_note_per_decision_key():
 
 
 def test_frustration_is_explained_and_tagged():
-    frustration = FrustrationResult(score=0.9, trend=0.3, scores=(0.6, 0.9), escalate=True,
-                                    reasons=("'still waiting'",))
+    frustration = FrustrationResult(
+        score=0.9,
+        trend=0.3,
+        scores=(0.6, 0.9),
+        escalate=True,
+        reasons=("'still waiting'",),
+    )
     raised = SeverityDecision("P2", ("broken",), raised_by_frustration=True)
 
     decision = _decision(severity=raised, frustration=frustration)
@@ -106,6 +129,8 @@ def test_frustration_is_explained_and_tagged():
 
 
 def test_crm_outage_is_stated_in_the_note():
-    decision = _decision(acct=account(lookup="error", account_id=None, error="upstream_unavailable"))
+    decision = _decision(
+        acct=account(lookup="error", account_id=None, error="upstream_unavailable")
+    )
 
     assert "CRM: unreachable (upstream_unavailable)" in decision.note
