@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -116,16 +116,25 @@ class ZendeskConnector:
         return self._call("me", "me", lambda: int(self._client.users.me().id))
 
     def fetch_ticket(
-        self, ticket_id: int, *, with_history: bool = False
+        self, ticket_id: int, *, with_history: bool = False, with_people: bool = True
     ) -> TicketFacts:
-        """The ticket with its requester, organization and, optionally, history."""
+        """The ticket with its requester, organization and, optionally, history.
+
+        ``with_people=False`` skips the requester's and organization's records
+        (the requester then has its id only): the SLA sweep needs neither.
+        """
         raw = self._call(
             "ticket", ticket_id, lambda: self._client.tickets(id=ticket_id).to_dict()
         )
 
-        requester = self._fetch_requester(_opt_int(raw.get("requester_id")))
+        requester_id = _opt_int(raw.get("requester_id"))
         org_id = _opt_int(raw.get("organization_id"))
-        organization = self._fetch_organization(org_id) if org_id else None
+        if with_people:
+            requester = self._fetch_requester(requester_id)
+            organization = self._fetch_organization(org_id) if org_id else None
+        else:
+            requester = Requester(id=requester_id or 0, organization_id=org_id)
+            organization = None
 
         comments: tuple[Comment, ...] = ()
         changes: tuple[StatusChange, ...] = ()
@@ -133,6 +142,11 @@ class ZendeskConnector:
             comments, changes = self._fetch_history(ticket_id)
 
         return ticket_facts(raw, requester, organization, comments, changes)
+
+    def fetch_history(self, ticket: TicketFacts) -> TicketFacts:
+        """``ticket`` with its comments and status changes read (two calls)."""
+        comments, changes = self._fetch_history(ticket.id)
+        return replace(ticket, comments=comments, status_changes=changes)
 
     def update_ticket(
         self,

@@ -31,7 +31,7 @@ from rules.text import clean_text, tokenize
 
 MODEL_FILE = "data/frustration_model.tsv"
 # VADER's cost grows with length; the start of a message carries its tone.
-VADER_CHARS = 1000
+VADER_CHARS = 600
 _EXCLAIM = re.compile(r"!{3,}|(?:[!?]\s*){3,}")
 _LETTER = re.compile(r"[^\W\d_]")
 _STEP_UP = {"P3": "P2", "P2": "P1", "P1": "P1"}
@@ -56,8 +56,10 @@ class LanguageModel:
         """Log-odds from VADER's (negated compound, negative, positive) scores."""
         negativity, negative, positive = tone
 
-        return self.vader * negativity + self.vader_neg * negative + (
-            self.vader_pos * positive
+        return (
+            self.vader * negativity
+            + self.vader_neg * negative
+            + (self.vader_pos * positive)
         )
 
 

@@ -12,13 +12,15 @@ descent over words and word pairs, using only the ``train`` splits:
 
 - ``id``: IndoNLU SmSA (``indonlu_smsa_sentiment_id.csv``) and the Indonesian
   side of NusaX-senti (``nusax_senti_en_id_parallel.csv``);
-- ``en``: the English side of NusaX-senti plus VADER's compound score.
+- ``en``: the English side of NusaX-senti.
 
 Training rows whose text is the same as, or a near copy of (character
 5-gram Jaccard above 0.5), a row of a ``valid`` split are left out, so the
 valid splits stay unseen: NusaX-senti's Indonesian sentences were taken from
-SmSA, so many of them have an edited twin in SmSA's train split. The YAML cue weights are a fixed offset while training, so
-the model learns what the cues do not already say. The output is
+SmSA, so many of them have an edited twin in SmSA's train split. VADER's
+compound score and its negative and positive shares are inputs of both models.
+The YAML cue weights are a fixed offset while training, so the model learns
+what the cues do not already say. The output is
 deterministic for the same input. Both sources are CC BY-SA 4.0, and so is the
 file this script writes.
 """

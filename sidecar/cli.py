@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from rules.config import PolicyError
+from sidecar.errors import SidecarError
 
 log = logging.getLogger("sidecar")
 
@@ -21,7 +22,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
 
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            print(problem.render(exc.path), file=sys.stderr)
+        return 1
+    except SidecarError as exc:
+        print(f"vip-sidecar: {exc.message}", file=sys.stderr)
+        return 1
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -29,8 +38,9 @@ def _configure_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Vendor clients log request URLs (with query strings) at DEBUG and INFO.
-    for noisy in ("urllib3", "zenpy", "simple_salesforce", "werkzeug", "apscheduler"):
+    # Request lines and job chatter; the vendor HTTP clients are capped where
+    # the connectors are defined (connector/__init__.py).
+    for noisy in ("werkzeug", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -144,12 +154,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _store(args: argparse.Namespace):
+    """The store alone: needs the policy file, not the secrets."""
+    from rules.config import load_policy
+    from sidecar.settings import config_path
     from sidecar.store import Store
 
-    settings = _load(args)
-    store = Store(settings.policy.store_url)
+    policy = load_policy(config_path(args.config))
+    store = Store(policy.store_url)
     store.create_all()
-    return settings, store
+    return policy, store
 
 
 def _inbox(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ REQUESTERS = (
     ("carol@uog.example", "Carol Example"),
     ("joko@twin-holdings.example", "Joko Example"),
 )
+POSTED = ("warnings", "breaches", "renotified")
 # Simulated minutes after the replay at which the sweep runs.
 SWEEP_STEPS = (8, 13, 16, 31, 49, 61, 130, 200, 245)
 
@@ -155,7 +156,7 @@ def run_demo(
     _log_to_file(work / "demo.log")
     rows = list(_read_tickets(tickets, limit))
     stack = LocalStack(work, mode=mode)
-    runtime = stack.start_sidecar()
+    stack.start_sidecar()
 
     try:
         print(
@@ -165,7 +166,7 @@ def run_demo(
         stack.drain()
         answered = _agents_answer(stack, ticket_ids)
         alerts = _advance_and_sweep(stack)
-        print(_summary(stack.sandbox, runtime, ticket_ids, answered, alerts, work))
+        print(_summary(stack, ticket_ids, answered, alerts))
         if keep_running:
             _keep_running(stack)
     finally:
@@ -266,53 +267,82 @@ def _agents_answer(stack: LocalStack, ticket_ids: list[int]) -> set[int]:
 
 
 def _advance_and_sweep(stack: LocalStack) -> Counter:
+    """Sweep at each step; a second sweep at the same moment must post nothing."""
     totals: Counter = Counter()
     elapsed = 4
     for minute in SWEEP_STEPS:
         stack.advance(minute - elapsed)
         elapsed = minute
-        for _ in range(2):  # a second sweep at the same moment must post nothing
-            result = stack.runtime.sweep()
-            totals.update({k: v for k, v in result.items() if isinstance(v, int)})
+        first = stack.runtime.sweep()
         stack.drain()
+        again = stack.runtime.sweep()
+        stack.drain()
+        totals.update({k: v for k, v in first.items() if k in POSTED})
+        totals["posted by repeated sweeps"] += sum(again.get(k, 0) for k in POSTED)
+        totals["late"] += first.get("late", 0)
 
     return totals
 
 
 def _summary(
-    sandbox: Sandbox,
-    runtime: Any,
+    stack: LocalStack,
     ticket_ids: list[int],
     answered: set[int],
     alerts: Counter,
-    work: Path,
 ) -> str:
+    from sidecar.explain import explain_ticket
     from sidecar.report import demo_figures
 
-    figures = demo_figures(runtime, sandbox, ticket_ids)
+    runtime, work = stack.runtime, stack.work
+    figures = demo_figures(runtime, stack.sandbox, ticket_ids)
     lines = ["", "=== vip-sidecar demo summary ==="]
     lines += [f"{key}: {value}" for key, value in figures.items()]
-    lines.append(f"VIP tickets answered by an agent in time: {len(answered)}")
+    lines.append(f"VIP tickets answered by an agent within 4 minutes: {len(answered)}")
     lines.append(
-        "SLA alerts posted: "
-        f"{alerts.get('warnings', 0)} warnings, {alerts.get('breaches', 0)} breaches, "
-        f"{alerts.get('renotified', 0)} re-notifications "
-        f"(each sweep ran twice per step; the second posted nothing)"
+        f"SLA alerts posted: {alerts['warnings']} warnings, {alerts['breaches']} "
+        f"breaches, {alerts['renotified']} re-notifications ({alerts['late']} "
+        "posted late, saying how late); repeated sweeps at the same moment "
+        f"posted {alerts['posted by repeated sweeps']}"
     )
-    sample = next(
-        (t for t in ticket_ids if (runtime.store.get_ticket(t) or {}).get("vip")), None
-    )
-    lines += ["", "Inspect a ticket:"]
-    lines.append(f"  set -a; . {work}/demo.env; set +a")
-    lines.append(
-        f"  .venv/bin/vip-sidecar sla explain {sample} --config {work}/config.yaml"
-    )
+
+    sample = _sample_ticket(runtime, ticket_ids)
+    if sample is not None:
+        lines += ["", f"--- the decision note on ticket {sample} ---"]
+        lines.append(_decision_note(stack, sample))
+        lines += ["", f"--- vip-sidecar sla explain {sample} (simulated time) ---"]
+        lines.append(
+            explain_ticket(
+                runtime.store,
+                runtime.zendesk,
+                runtime.sla,
+                sample,
+                stack.clock.now(),
+                calendars=runtime.calendars,
+            )
+        )
+    lines += ["", "Inspect afterwards (the store stays in " + str(work) + "):"]
     lines.append(f"  .venv/bin/vip-sidecar report --config {work}/config.yaml")
+    lines.append(f"  .venv/bin/vip-sidecar inbox --config {work}/config.yaml")
     lines.append(
-        "  (with --keep-running) curl --cacert "
-        f"{work}/tls/cert.pem {sandbox.url}/_sandbox/tickets/{sample}"
+        f"  set -a; . {work}/demo.env; set +a; .venv/bin/vip-sidecar sla explain "
+        f"{sample} --config {work}/config.yaml"
     )
+    lines.append(f"  the sidecar's log: {work}/demo.log")
     return "\n".join(lines)
+
+
+def _sample_ticket(runtime: Any, ticket_ids: list[int]) -> int | None:
+    """A P1 VIP ticket if there is one, else any VIP ticket."""
+    states = {t: runtime.store.get_ticket(t) or {} for t in ticket_ids}
+    vip = [t for t, state in states.items() if state.get("vip")]
+    p1 = [t for t in vip if states[t].get("severity") == "P1"]
+    return (p1 or vip or [None])[0]
+
+
+def _decision_note(stack: LocalStack, ticket_id: int) -> str:
+    comments = stack.sandbox.ticket(ticket_id)["comments"]
+    notes = [c["body"] for c in comments if "[vip-sidecar decision]" in c["body"]]
+    return notes[-1] if notes else "(no decision note)"
 
 
 def _keep_running(stack: LocalStack) -> None:

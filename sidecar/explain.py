@@ -14,6 +14,7 @@ from typing import Any
 
 from rules.calendar import Calendar, build_calendars
 from rules.sla import ClockState, SlaPolicy, compute_clocks
+from sidecar.errors import SidecarError
 from sidecar.sweep import format_duration, format_instant, split_threshold
 
 
@@ -31,7 +32,11 @@ def explain_ticket(
     if not tier or not severity:
         return f"ticket {ticket_id}: not a VIP ticket; no SLA clocks"
 
-    ticket = connector.fetch_ticket(ticket_id, with_history=True)
+    try:
+        ticket = connector.fetch_ticket(ticket_id, with_history=True)
+    except SidecarError as exc:
+        return _stored(store, ticket_id, tier, severity, exc.code)
+
     account = meta.get("account") or {}
     clocks = compute_clocks(
         ticket,
@@ -53,6 +58,34 @@ def explain_ticket(
     alerts = store.alerts_for(ticket_id)
     for clock in clocks:
         lines.extend(_describe(clock, _alerts_of(clock, alerts)))
+
+    return "\n".join(lines)
+
+
+def _stored(store: Any, ticket_id: int, tier: str, severity: str, why: str) -> str:
+    """The clocks as the last sweep stored them, when Zendesk cannot be read."""
+    lines = [
+        f"ticket {ticket_id}: tier {tier}, severity {severity}",
+        f"  Zendesk could not be read ({why}): the clocks as last stored",
+    ]
+    alerts = store.alerts_for(ticket_id)
+    for row in store.clocks_for(ticket_id):
+        data = row.get("data") or {}
+        mine = [
+            a
+            for a in alerts
+            if (a["metric"], a["cycle"]) == (row["metric"], row["cycle"])
+        ]
+        lines += [
+            f"{row['metric']}  cycle {row['cycle']}  {row['state']}",
+            f"  target {format_duration(row['target_seconds'])}, "
+            f"calendar {row['calendar']}",
+            f"  started {format_instant(row['started_at'])}, elapsed "
+            f"{format_duration(data.get('elapsed_seconds'))}",
+            f"  due {format_instant(row['due_at'])}; breached "
+            f"{data.get('breached_at') or '-'}; met {data.get('met_at') or '-'}",
+            f"  alerts: {_alert_words(mine)}",
+        ]
 
     return "\n".join(lines)
 

@@ -85,7 +85,7 @@ class Pipeline:
         if tier.tier is None:
             return self._not_vip(ticket, account, state, now)
 
-        ticket = self.zendesk.fetch_ticket(ticket_id, with_history=True)
+        ticket = self.zendesk.fetch_history(ticket)
         severity, frustration = self._triage(ticket, tier.tier, state)
         clocks = self._clocks(ticket, tier.tier, severity.level, account, now)
         decision = decide(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 FINAL_STATES = ("met", "breached")
@@ -36,17 +35,17 @@ def build_report(store: Any) -> dict[str, Any]:
 def _figures(clocks: Iterable[dict]) -> dict[str, Any]:
     first, resolution, met, breached = [], [], 0, 0
     for clock in clocks:
-        if clock.get("breached") or clock["state"] == "breached":
+        data = clock.get("data") or {}
+        if data.get("breached_at"):
             breached += 1
-        elif clock["state"] == "met":
+        elif data.get("met_at"):
             met += 1
-        minutes = _met_minutes(clock)
-        if minutes is None:
-            continue
-        if clock["metric"] == "first_response":
-            first.append(minutes)
-        elif clock["metric"] == "resolution":
-            resolution.append(minutes)
+        else:
+            continue  # still running: not judged yet
+        if data.get("met_at") and clock["metric"] == "first_response":
+            first.append(_minutes(data))
+        elif data.get("met_at") and clock["metric"] == "resolution":
+            resolution.append(_minutes(data))
 
     judged = met + breached
     return {
@@ -57,15 +56,9 @@ def _figures(clocks: Iterable[dict]) -> dict[str, Any]:
     }
 
 
-def _met_minutes(clock: dict) -> float | None:
-    data = clock.get("data") or {}
-    met_at = data.get("met_at")
-    started = clock.get("started_at")
-    if not met_at or started is None:
-        return None
-    met = datetime.fromisoformat(met_at) if isinstance(met_at, str) else met_at
-
-    return round((met - started).total_seconds() / 60, 1)
+def _minutes(data: dict) -> float:
+    """Business minutes the clock ran until it was met."""
+    return round(float(data.get("elapsed_seconds") or 0) / 60, 1)
 
 
 def _median(values: list[float]) -> float | None:
@@ -87,7 +80,10 @@ def render_report(report: dict[str, Any]) -> str:
                 f"{_fmt(row['first_response_median_min']):>8} "
                 f"{_fmt(row['resolution_median_min']):>8}"
             )
-    lines.append("(times in minutes; FRT = first response time)")
+    lines.append(
+        "(medians in business minutes; FRT = first response time; a clock is"
+        " judged once met or breached)"
+    )
     return "\n".join(lines)
 
 

@@ -103,8 +103,14 @@ def secret_problems(
     return problems
 
 
+def config_path(given: str | None = None) -> str:
+    """The policy file: the given path, else $VIP_SIDECAR_CONFIG, else config.yaml."""
+    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+    return given or os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG
+
+
 def load_settings(
-    config_path: str | None = None,
+    path: str | None = None,
     *,
     allow_unsigned: bool = False,
     env: Mapping[str, str] | None = None,
@@ -112,7 +118,7 @@ def load_settings(
     """Load .env, the policy and the secrets; raise PolicyError on any problem."""
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
     env = os.environ if env is None else env
-    path = config_path or env.get(ENV_CONFIG) or DEFAULT_CONFIG
+    path = path or env.get(ENV_CONFIG) or DEFAULT_CONFIG
 
     policy = load_policy(path)
     secrets = read_secrets(env)

@@ -59,6 +59,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -805,6 +806,23 @@ class Store:
         with self._read() as conn:
             return conn.execute(stmt).scalar_one_or_none()
 
+    def iter_tickets(self, batch: int = 1000) -> Iterator[tuple[int, dict]]:
+        """Every saved ticket decision, by ticket id (for reports)."""
+        last = -1
+        while True:
+            stmt = (
+                select(tickets.c.ticket_id, tickets.c.data)
+                .where(tickets.c.ticket_id > last)
+                .order_by(tickets.c.ticket_id)
+                .limit(batch)
+            )
+            with self._read() as conn:
+                rows = conn.execute(stmt).all()
+            if not rows:
+                return
+            yield from ((row.ticket_id, row.data) for row in rows)
+            last = rows[-1].ticket_id
+
     def save_ticket(self, ticket_id: int, data: dict, now: datetime) -> None:
         values = {"ticket_id": ticket_id, "data": data, "updated_at": now}
         with self._write() as conn:
@@ -860,6 +878,25 @@ class Store:
         stmt = due_clocks_query(now, limit)
         with self._read() as conn:
             return [dict(row._mapping) for row in conn.execute(stmt)]
+
+    def iter_clocks(self, batch: int = 1000) -> Iterator[dict]:
+        """Every clock row, cancelled ones excluded (for reports)."""
+        last: tuple[int, str, int] = (-1, "", -1)
+        key = (clocks.c.ticket_id, clocks.c.metric, clocks.c.cycle)
+        while True:
+            stmt = (
+                select(clocks)
+                .where(clocks.c.state != "cancelled")
+                .where(tuple_(*key) > tuple_(*last))
+                .order_by(*key)
+                .limit(batch)
+            )
+            with self._read() as conn:
+                rows = [dict(row._mapping) for row in conn.execute(stmt)]
+            if not rows:
+                return
+            yield from rows
+            last = (rows[-1]["ticket_id"], rows[-1]["metric"], rows[-1]["cycle"])
 
     def clocks_for(self, ticket_id: int) -> list[dict]:
         stmt = (

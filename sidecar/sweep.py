@@ -319,7 +319,9 @@ class Sweeper:
     ) -> _Plan | None:
         """Re-read the ticket, recompute its clocks and decide its alerts."""
         try:
-            ticket = self.zendesk.fetch_ticket(ticket_id, with_history=True)
+            ticket = self.zendesk.fetch_ticket(
+                ticket_id, with_history=True, with_people=False
+            )
         except NotFound:
             log.info("sla sweep: ticket %s is gone; its clocks end", ticket_id)
             self._forget(ticket_id, now)
@@ -565,7 +567,9 @@ class Sweeper:
                     raise
 
                 log.warning("ticket %s: update conflict, re-reading", ticket.id)
-                ticket = self.zendesk.fetch_ticket(ticket.id, with_history=True)
+                ticket = self.zendesk.fetch_ticket(
+                    ticket.id, with_history=True, with_people=False
+                )
 
         return ticket
 

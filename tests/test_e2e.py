@@ -148,6 +148,9 @@ def test_salesforce_outage_falls_back_to_yaml_and_org_tags(stack):
 
 def test_no_secret_or_customer_text_in_any_log_line(stack, caplog):
     secret_sentence = "Kami kecewa sekali, server produksi mati total sejak pagi"
+    # Retried queries make the HTTP client want to log the SOQL URL (with the
+    # requester's email) at WARNING.
+    stack.sandbox.inject_fault("GET query", status=503, count=2)
     with caplog.at_level(logging.DEBUG):
         ticket_id = _open(
             stack, PLATINUM, subject="Server mati total", body=secret_sentence

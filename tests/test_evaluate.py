@@ -146,9 +146,10 @@ def test_nusax_valid_split_stays_above_the_recorded_level(capsys):
 
     report = run_eval("frustration", path, as_json=True, split="valid")
 
-    # Recorded when the model was built; a drop means the model or cues regressed.
-    assert report["languages"]["id"]["f1"] >= 0.85
-    assert report["languages"]["en"]["f1"] >= 0.70
+    # Recorded when the model was built without the near copies of the valid
+    # sentences that SmSA's train split holds; a drop means a regression.
+    assert report["languages"]["id"]["f1"] >= 0.78
+    assert report["languages"]["en"]["f1"] >= 0.66
 
 
 def test_mozilla_holdout_p1_precision_stays_above_the_recorded_level(capsys):

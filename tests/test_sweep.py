@@ -60,7 +60,9 @@ class FakeZendesk:
         self.tickets[ticket.id] = ticket
         return ticket
 
-    def fetch_ticket(self, ticket_id: int, *, with_history: bool = False):
+    def fetch_ticket(
+        self, ticket_id: int, *, with_history: bool = False, with_people: bool = True
+    ):
         self.fetches.append(ticket_id)
         if ticket_id in self.broken:
             raise RuntimeError(SECRET_TEXT)

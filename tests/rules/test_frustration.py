@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import sys
+from pathlib import Path
+
 import pytest
 
 from rules.frustration import (
@@ -13,6 +17,10 @@ from rules.frustration import (
 )
 from rules.model import FrustrationResult, SeverityDecision
 from rules.severity import load_default_policy, parse_triage_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+from build_lexicon import NearCopies, shingles, training_texts  # noqa: E402
 
 THRESHOLD = load_default_policy().frustration.threshold
 
@@ -201,3 +209,79 @@ def test_parse_models_reads_bias_and_weights():
     assert models["en"].bias == -0.5
     assert models["en"].vader == 2.0
     assert models["en"].weights == {"bad": 1.5}
+
+
+def test_parse_models_reads_the_vader_share_weights():
+    models = parse_models(
+        "en\t__bias__\t0\nen\t__vader__\t1\nen\t__vader_neg__\t2\n"
+        "en\t__vader_pos__\t-1\n"
+    )
+
+    model = models["en"]
+    assert (model.vader_neg, model.vader_pos) == (2.0, -1.0)
+    assert model.weights == {}
+    assert model.dense_logit((0.5, 0.3, 0.6)) == pytest.approx(0.5 + 0.6 - 0.6)
+
+
+def test_shipped_english_model_reads_negative_share_as_frustration():
+    model = load_models()["en"]
+
+    assert model.dense_logit((0.0, 1.0, 0.0)) > model.dense_logit((0.0, 0.0, 1.0))
+
+
+# --- the model build keeps valid splits unseen, near copies too ---------------
+
+
+@pytest.mark.parametrize(
+    ("held", "text", "near"),
+    [
+        (
+            "Tempatnya saja sih bentuknya restoran",
+            "tempat nya saja sih bentuk nya",
+            True,
+        ),
+        ("Layanan sangat lambat dan kecewa.", "layanan sangat lambat dan kecewa", True),
+        (
+            "Layanan sangat lambat dan kecewa.",
+            "Makanannya enak dan murah sekali",
+            False,
+        ),
+        ("short", "", False),
+    ],
+    ids=["split-suffix", "case-and-punctuation", "different", "empty"],
+)
+def test_near_copies_are_found_by_shared_five_grams(held, text, near):
+    assert (text in NearCopies([held])) is near
+
+
+def test_shingles_ignore_case_spaces_and_punctuation():
+    assert shingles("Data hilang!") == shingles("datahilang")
+
+
+def _sentiment_csv(path: Path, rows: list[tuple[str, str, str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text", "frustration", "language", "split"])
+        for number, (text, label, split) in enumerate(rows):
+            writer.writerow([f"r{number}", text, label, "id", split])
+
+
+def test_training_texts_leave_out_near_copies_of_valid_rows(tmp_path):
+    _sentiment_csv(
+        tmp_path / "indonlu_smsa_sentiment_id.csv",
+        [
+            ("pelayanan nya sangat buruk sekali", "1", "train"),
+            ("makanannya enak", "0", "train"),
+        ],
+    )
+    _sentiment_csv(
+        tmp_path / "nusax_senti_en_id_parallel.csv",
+        [
+            ("Pelayanannya sangat buruk sekali.", "1", "valid"),
+            ("Tempatnya nyaman", "0", "train"),
+        ],
+    )
+
+    texts = training_texts(tmp_path, "id")
+
+    assert texts == [("makanannya enak", 0), ("Tempatnya nyaman", 0)]

@@ -356,3 +356,33 @@ def test_policy_is_frozen():
 )
 def test_phrase_syntax(phrase, text, matches):
     assert bool(compile_phrases([phrase]).search(text)) is matches
+
+
+@pytest.mark.parametrize(
+    ("subject", "level", "family"),
+    [
+        ("Crash [@ Widget::Paint]", "P1", "crash"),
+        ("App fails on startup", "P1", "startup"),
+        ("Aplikasi gagal saat dibuka", "P1", "startup"),
+        ("Startup page logo is blurry", "P2", "startup"),
+        ("Export completely broken", "P1", "intensity"),
+        ("Export broken", "P2", "broken"),
+        ("Login sama sekali tidak bisa", "P1", "intensity"),
+        ("Export not completely broken", "P2", "broken"),
+    ],
+    ids=[
+        "en-signature",
+        "en-startup-failure",
+        "id-startup-failure",
+        "en-startup-alone",
+        "en-total-break",
+        "en-partial-break",
+        "id-total-break",
+        "en-negated-intensity",
+    ],
+)
+def test_startup_and_intensity_add_to_a_break(subject, level, family):
+    decision = classify_severity(subject, "")
+
+    assert decision.level == level
+    assert any(f"({family}" in reason for reason in decision.reasons)
