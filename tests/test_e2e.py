@@ -170,3 +170,50 @@ def test_no_secret_or_customer_text_in_any_log_line(stack, caplog):
         PLATINUM[0],
     ):
         assert forbidden not in text
+
+
+def test_update_conflict_is_re_read_and_retried(stack):
+    stack.sandbox.inject_fault("PUT ticket", status=409, count=1)
+
+    ticket_id = _open(stack, PLATINUM)
+
+    assert stack.sandbox.calls().get("PUT ticket") == 2
+    assert "vip" in stack.sandbox.ticket(ticket_id)["ticket"]["tags"]
+    assert len(_notes(stack, ticket_id, "[vip-sidecar decision]")) == 1
+
+
+def test_rate_limited_write_waits_for_retry_after(stack):
+    stack.sandbox.inject_fault("PUT ticket", status=429, retry_after=1, count=1)
+
+    ticket_id = _open(stack, PLATINUM)
+
+    assert len(_notes(stack, ticket_id, "[vip-sidecar decision]")) == 1
+
+
+def test_zendesk_outage_is_retried_later_without_losing_the_event(tmp_path):
+    with LocalStack(tmp_path / "outage") as stack:
+        stack.start_sidecar(worker=False)
+        stack.sandbox.inject_fault("GET ticket", status=503, count=3)
+        email, name = PLATINUM
+        ticket_id = stack.sandbox.create_ticket(
+            email, OUTAGE, "down", requester_name=name
+        )
+        stack.sandbox.flush_webhooks()
+        stack.runtime.worker.run_once()  # the GET fails even after its retries
+
+        assert stack.runtime.store.inbox_counts().get("retry") == 1
+        stack.advance(10)  # past the backoff
+        stack.runtime.worker.start()
+        stack.drain()
+
+        assert "vip" in stack.sandbox.ticket(ticket_id)["ticket"]["tags"]
+
+
+def test_event_subscribed_webhooks_work_end_to_end(tmp_path):
+    with LocalStack(tmp_path / "events", mode="events") as stack:
+        stack.start_sidecar()
+        ticket_id = _open(stack, PLATINUM)
+
+        ticket = stack.sandbox.ticket(ticket_id)["ticket"]
+        assert ticket["priority"] == "urgent"
+        assert len(_notes(stack, ticket_id, "[vip-sidecar decision]")) == 1

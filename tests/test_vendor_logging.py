@@ -8,7 +8,8 @@ def test_vendor_loggers_cannot_leak_urls_or_bodies(caplog):
     # when it retries; zenpy logs whole request bodies at DEBUG.
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("urllib3.connectionpool").warning(
-            "Retrying after connection broken: /query/?q=SELECT+Id+WHERE+Email='ana@acme.example'"
+            "Retrying after connection broken: "
+            "/query/?q=SELECT+Id+WHERE+Email='ana@acme.example'"
         )
         logging.getLogger("zenpy.lib.api").debug(
             "PUT body: {'comment': 'customer text'}"

@@ -207,6 +207,45 @@ def test_fetch_ticket_history_follows_audit_pages_and_marks_agents() -> None:
     assert connector.calls["GET users"] == 1
 
 
+def test_sweep_read_skips_requester_and_organization() -> None:
+    connector = make_connector()
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.get(f"{API}/tickets/{TICKET_ID}.json", json=ticket_body())
+        rsps.get(
+            f"{API}/tickets/{TICKET_ID}/audits.json",
+            json=load("ticket_audits__created_via_api.json"),
+        )
+        rsps.get(f"{API}/users/show_many.json", json={"users": [user_body()["user"]]})
+
+        facts = connector.fetch_ticket(TICKET_ID, with_history=True, with_people=False)
+
+    assert facts.requester.id == REQUESTER_ID and facts.requester.email == ""
+    assert facts.organization is None
+    assert facts.comments[0].author_id == REQUESTER_ID
+    assert set(connector.calls) == {"GET ticket", "GET audits", "GET users"}
+
+
+def test_fetch_history_adds_comments_to_a_read_ticket() -> None:
+    connector = make_connector()
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.get(f"{API}/tickets/{TICKET_ID}.json", json=ticket_body())
+        rsps.get(f"{API}/users/{REQUESTER_ID}.json", json=user_body())
+        rsps.get(f"{API}/organizations/{ORG_ID}.json", json=org_body())
+        rsps.get(
+            f"{API}/tickets/{TICKET_ID}/audits.json",
+            json=load("ticket_audits__created_via_api.json"),
+        )
+        rsps.get(f"{API}/users/show_many.json", json={"users": [user_body()["user"]]})
+
+        ticket = connector.fetch_ticket(TICKET_ID)
+        facts = connector.fetch_history(ticket)
+
+    assert facts.requester.email == "jane@customer.example"
+    assert facts.comments and facts.comments[0].body == "test"
+    assert facts.status_changes[0].status == "new"
+    assert connector.calls["GET ticket"] == 1
+
+
 def test_update_sends_one_safe_put_with_full_tags_and_private_note() -> None:
     connector = make_connector()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
