@@ -18,7 +18,6 @@ import hmac
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,9 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ports import free_port, wait_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret"
@@ -40,7 +42,7 @@ def main() -> None:
             ("bare Flask", "bare_app()"),
             ("webhook", "webhook_app()"),
         ):
-            port = _free_port()
+            port = free_port()
             env = {
                 **os.environ,
                 "BENCH_STORE_URL": f"sqlite:///{tmp}/intake.db",
@@ -49,7 +51,7 @@ def main() -> None:
             }
             server = _start_gunicorn(factory, port, args.workers, env)
             try:
-                _wait_ready(port)
+                wait_port(port)
                 rps = _throughput(port, args.requests, args.clients)
                 latencies = _paced(port, args.rate, args.seconds)
             finally:
@@ -70,12 +72,6 @@ def _args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start_gunicorn(
     factory: str, port: int, workers: int, env: dict
 ) -> subprocess.Popen:
@@ -89,17 +85,6 @@ def _start_gunicorn(
         f"benchmarks.intake_apps:{factory}",
     ]  # fmt: skip
     return subprocess.Popen(command, cwd=ROOT, env=env)
-
-
-def _wait_ready(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"server on port {port} did not start")
 
 
 _counter = iter(range(10**9))

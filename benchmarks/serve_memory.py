@@ -19,7 +19,6 @@ import argparse
 import csv
 import json
 import os
-import socket
 import sqlite3
 import ssl
 import subprocess
@@ -29,7 +28,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml
+from ports import free_port, wait_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -54,7 +55,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        sb_port, web_port = _free_port(), _free_port()
+        sb_port, web_port = free_port(), free_port()
         sandbox = _start(
             [
                 str(BIN / "vip-sidecar"),
@@ -70,14 +71,14 @@ def main() -> None:
         )
         serve = None
         try:
-            _wait_port(sb_port)
+            wait_port(sb_port)
             config = _config(work, sb_port, web_port, args.workers)
             serve = _start(
                 [str(BIN / "vip-sidecar"), "serve", "--config", str(config)],
                 work / "serve.log",
                 env=_env(work),
             )
-            _wait_port(web_port)
+            wait_port(web_port)
             base = f"https://127.0.0.1:{sb_port}"
             context = ssl.create_default_context(cafile=str(work / "tls" / "cert.pem"))
             count = _replay(base, context, args.limit)
@@ -91,28 +92,11 @@ def main() -> None:
                     process.wait(timeout=30)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start(command: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
     handle = open(log, "w")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=env
     )
-
-
-def _wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"nothing listens on port {port}")
 
 
 def _config(work: Path, sb_port: int, web_port: int, workers: int) -> Path:

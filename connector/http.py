@@ -68,6 +68,23 @@ def build_session(
     return session
 
 
+def connector_session(
+    session: requests.Session | None,
+    ca_bundle: str | None,
+    classify: Callable[[str, str], str | None],
+) -> tuple[requests.Session, CallRecorder]:
+    """The session a connector uses (its own unless one is given), never
+    trusting the environment's proxy or CA settings, with a call recorder."""
+    session = session or build_session(ca_bundle)
+    session.trust_env = False
+    if ca_bundle:
+        session.verify = ca_bundle
+
+    recorder = CallRecorder(classify)
+    recorder.install(session)
+    return session, recorder
+
+
 class CallRecorder:
     """Counts the HTTP calls a session makes and remembers the last Retry-After.
 

@@ -41,7 +41,7 @@ from connector.errors import (
     Rejected,
     UpstreamUnavailable,
 )
-from connector.http import CallRecorder, build_session
+from connector.http import connector_session
 from rules.model import AccountFacts
 from sidecar.errors import ConfigError
 
@@ -111,13 +111,9 @@ class SalesforceConnector:
         check_settings(settings)
         self._settings = settings
         self._private_key = _read_private_key(settings)
-        self._session = session or build_session(settings.ca_bundle)
-        self._session.trust_env = False
-        if settings.ca_bundle:
-            self._session.verify = settings.ca_bundle
-
-        self._recorder = CallRecorder(classify_call)
-        self._recorder.install(self._session)
+        self._session, self._recorder = connector_session(
+            session, settings.ca_bundle, classify_call
+        )
         self.calls = self._recorder.calls
         self._lock = threading.Lock()
         self._client: Salesforce | None = None

@@ -40,7 +40,7 @@ from connector.errors import (
     UpdateConflict,
     UpstreamUnavailable,
 )
-from connector.http import CallRecorder, build_session, parse_retry_after
+from connector.http import connector_session, parse_retry_after
 from rules.model import Comment, Organization, Requester, StatusChange, TicketFacts
 from sidecar.errors import ConfigError
 
@@ -92,13 +92,9 @@ class ZendeskConnector:
         subdomain, domain = zenpy_host(settings)
 
         self._settings = settings
-        self._session = session or build_session(settings.ca_bundle)
-        self._session.trust_env = False
-        if settings.ca_bundle:
-            self._session.verify = settings.ca_bundle
-
-        self._recorder = CallRecorder(classify_call)
-        self._recorder.install(self._session)
+        self._session, self._recorder = connector_session(
+            session, settings.ca_bundle, classify_call
+        )
         self.calls = self._recorder.calls
         self._client = Zenpy(
             subdomain=subdomain,
