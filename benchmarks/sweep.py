@@ -63,7 +63,9 @@ class CountingZendesk:
         self.reads = 0
         self.writes = 0
 
-    def fetch_ticket(self, ticket_id: int, *, with_history: bool = False):
+    def fetch_ticket(
+        self, ticket_id: int, *, with_history: bool = False, with_people: bool = True
+    ):
         self.reads += 1
         return replace(self.template, id=ticket_id)
 
@@ -128,6 +130,9 @@ def measure(store: Store, open_count: int, due_count: int) -> dict:
     started = time.perf_counter()
     result = sweeper.run_once()
     elapsed = time.perf_counter() - started
+    if result["errors"] or result["warnings"] != due_count:
+        # A run that failed tickets would look fast for the wrong reason.
+        raise SystemExit(f"sweep did not post one alert per due clock: {result}")
     return {
         "open": open_count,
         "due": result["due"],
