@@ -14,9 +14,9 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from connector.errors import UpdateConflict
+from connector.errors import NotFound, UpdateConflict
 from rules.config import Policy
-from rules.decide import decide, note_key, plan_write
+from rules.decide import WritePlan, decide, note_key, plan_write
 from rules.frustration import apply_frustration, score_frustration
 from rules.model import (
     AccountFacts,
@@ -67,6 +67,10 @@ class Pipeline:
         for attempt in range(1, MAX_CONFLICT_RETRIES + 1):
             try:
                 self.process(ticket_id)
+                return
+            except NotFound:
+                # Deleted (or merged away) since the event: nothing left to do.
+                log.warning("ticket %s: not found in Zendesk; event dropped", ticket_id)
                 return
             except UpdateConflict:
                 log.warning(
@@ -176,6 +180,9 @@ class Pipeline:
             last_written=state.get("written"),
             last_note_key=state.get("note_key"),
         )
+        if ticket.status == "closed":
+            # Zendesk refuses every update to a closed ticket.
+            plan = WritePlan()
         if not plan.is_empty:
             self.zendesk.update_ticket(
                 ticket.id,

@@ -217,3 +217,20 @@ def test_event_subscribed_webhooks_work_end_to_end(tmp_path):
         ticket = stack.sandbox.ticket(ticket_id)["ticket"]
         assert ticket["priority"] == "urgent"
         assert len(_notes(stack, ticket_id, "[vip-sidecar decision]")) == 1
+
+
+def test_closed_ticket_is_left_alone(tmp_path):
+    with LocalStack(tmp_path / "closed") as stack:
+        stack.start_sidecar(worker=False)
+        email, name = PLATINUM
+        ticket_id = stack.sandbox.create_ticket(
+            email, OUTAGE, "down", requester_name=name
+        )
+        stack.sandbox.set_status(ticket_id, "closed")
+        stack.sandbox.flush_webhooks()
+
+        stack.runtime.worker.start()
+        stack.drain()
+
+        assert stack.sandbox.calls().get("PUT ticket", 0) == 0
+        assert stack.runtime.store.inbox_counts().get("failed", 0) == 0
