@@ -35,11 +35,23 @@ class Problem:
 
 
 class PolicyError(ValueError):
-    """The configuration has problems; ``problems`` lists every one."""
+    """The configuration has problems; ``problems`` lists every one.
 
-    def __init__(self, path: str, problems: list[Problem]) -> None:
+    ``raw`` and ``lines`` are the parsed file and its key-to-line index when
+    the YAML itself was readable, so callers can check more of it.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        problems: list[Problem],
+        raw: Mapping[str, Any] | None = None,
+        lines: Mapping[str, int] | None = None,
+    ) -> None:
         self.path = path
         self.problems = problems
+        self.raw = raw
+        self.lines = lines or {}
         super().__init__("\n".join(p.render(path) for p in problems))
 
 
@@ -119,6 +131,7 @@ class Policy:
     worker_poll_seconds: float = 0.5
     enriched_tag: str = "vip_enriched"
     raw: Mapping[str, Any] = field(default_factory=dict)
+    lines: Mapping[str, int] = field(default_factory=dict)
 
     def tier(self, name: str | None) -> TierPolicy | None:
         return self.tiers.get(name) if name else None
@@ -155,7 +168,7 @@ def parse_policy_text(text: str, path: str = "config.yaml") -> Policy:
     reader = _Reader(raw, lines)
     policy = _build(reader)
     if reader.problems:
-        raise PolicyError(path, reader.problems)
+        raise PolicyError(path, reader.problems, raw, lines)
 
     return policy
 
@@ -216,7 +229,8 @@ class _Reader:
         try:
             return kind(value)
         except (TypeError, ValueError):
-            self.problem(key, f"must be a {kind.__name__}, not {value!r}")
+            noun = {float: "a number", int: "a whole number"}.get(kind, kind.__name__)
+            self.problem(key, f"must be {noun}, not {value!r}")
             return default
 
     def positive(self, key: str, default: float) -> float:
@@ -261,6 +275,7 @@ def _build(reader: _Reader) -> Policy:
         worker_poll_seconds=reader.positive("worker.poll_interval_seconds", 0.5),
         enriched_tag=str(reader.get("zendesk.enriched_tag", "vip_enriched")),
         raw=reader.raw,
+        lines=reader.lines,
     )
 
 

@@ -117,21 +117,8 @@ def _check_config(args: argparse.Namespace) -> int:
             print(f"  {problem.render(exc.path)}", file=sys.stderr)
         return 1
 
-    _check_parts(settings)
     print(f"{settings.config_path}: OK")
     return 0
-
-
-def _check_parts(settings) -> None:
-    """Parse the sections other modules own, so their errors surface here too."""
-    from rules.severity import parse_triage_config
-    from sidecar.runtime import sla_policy
-
-    try:
-        sla_policy(settings.policy)
-        parse_triage_config(settings.policy.raw.get("triage"))
-    except ValueError as exc:
-        raise SystemExit(f"{settings.config_path}: {exc}") from exc
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -139,7 +126,6 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         settings = _load(args)
-        _check_parts(settings)
     except PolicyError as exc:
         for problem in exc.problems:
             print(problem.render(exc.path), file=sys.stderr)

@@ -24,14 +24,12 @@ from connector.salesforce import (
     SalesforceSettings,
 )
 from connector.zendesk import ZendeskConnector, ZendeskSettings
-from rules.calendar import Calendar, build_calendars, parse_calendars
-from rules.config import Policy, PolicyError, load_policy
+from rules.config import PolicyError, load_policy
 from rules.severity import parse_triage_config
-from rules.sla import SlaPolicy, parse_sla_config
 from sidecar.clock import Clock, SystemClock
 from sidecar.enrich import FREE_MAIL_DEFAULT, AccountResolver
 from sidecar.pipeline import Pipeline
-from sidecar.settings import Settings
+from sidecar.settings import Settings, sla_policy
 from sidecar.store import Store
 from sidecar.sweep import Sweeper, make_chat_notifier
 from sidecar.worker import Worker
@@ -232,18 +230,6 @@ def salesforce_settings(settings: Settings) -> SalesforceSettings:
         timeout=sf.timeout_seconds,
         fields=SalesforceFields(**sf.fields),
     )
-
-
-def sla_policy(policy: Policy) -> tuple[SlaPolicy, dict[str, Calendar]]:
-    """The SLA policy and the built calendars; ValueError names a bad key."""
-    specs = parse_calendars(policy.raw.get("calendars"))
-    sla = parse_sla_config(
-        policy.raw.get("sla"),
-        severity_raw=policy.raw.get("severity"),
-        calendar_specs=specs,
-        env=os.environ,
-    )
-    return sla, build_calendars(specs)
 
 
 def _ensure_sqlite_dir(url: str) -> None:

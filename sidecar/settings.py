@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from dotenv import load_dotenv
 
@@ -71,9 +72,9 @@ def read_secrets(env: Mapping[str, str] | None = None) -> Secrets:
 
 
 def secret_problems(
-    policy: Policy, secrets: Secrets, *, allow_unsigned: bool = False
+    raw: Mapping[str, Any], secrets: Secrets, *, allow_unsigned: bool = False
 ) -> list[Problem]:
-    """What is missing from the environment for this policy."""
+    """What is missing from the environment for this (raw) policy."""
     problems: list[Problem] = []
 
     def need(name: str, value: str, why: str) -> None:
@@ -90,15 +91,55 @@ def secret_problems(
             "--insecure-allow-unsigned (never in production)",
         )
 
-    sf = policy.salesforce
-    if sf.enabled:
+    salesforce = raw.get("salesforce") or {}
+    salesforce = salesforce if isinstance(salesforce, Mapping) else {}
+    if salesforce.get("enabled", True) is not False:
+        auth = salesforce.get("auth") or "client_credentials"
         need("SALESFORCE_CONSUMER_KEY", secrets.sf_consumer_key, "Salesforce auth")
-        if sf.auth in ("client_credentials", "password"):
-            need("SALESFORCE_CONSUMER_SECRET", secrets.sf_consumer_secret, sf.auth)
-        if sf.auth == "jwt":
+        if auth in ("client_credentials", "password"):
+            need("SALESFORCE_CONSUMER_SECRET", secrets.sf_consumer_secret, auth)
+        if auth == "jwt":
             need("SALESFORCE_PRIVATE_KEY_FILE", secrets.sf_private_key_file, "JWT")
-        if sf.auth == "password":
+        if auth == "password":
             need("SALESFORCE_PASSWORD", secrets.sf_password, "legacy password flow")
+
+    return problems
+
+
+def sla_policy(policy: Policy) -> tuple[Any, dict[str, Any]]:
+    """The SLA policy and the built calendars; ValueError names a bad key."""
+    return _sla_from_raw(policy.raw)
+
+
+def _sla_from_raw(raw: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from rules.calendar import build_calendars, parse_calendars
+    from rules.sla import parse_sla_config
+
+    specs = parse_calendars(raw.get("calendars"))
+    sla = parse_sla_config(
+        raw.get("sla"),
+        severity_raw=raw.get("severity"),
+        calendar_specs=specs,
+        env=os.environ,
+    )
+    return sla, build_calendars(specs)
+
+
+def section_problems(raw: Mapping[str, Any], lines: Mapping[str, int]) -> list[Problem]:
+    """Problems in the sections their own modules parse (SLA, calendars, triage)."""
+    from rules.severity import parse_triage_config
+
+    problems = []
+    for check in (
+        lambda: _sla_from_raw(raw),
+        lambda: parse_triage_config(raw.get("triage")),
+    ):
+        try:
+            check()
+        except ValueError as exc:
+            key, _, message = str(exc).partition(": ")
+            line = lines.get(key) or lines.get(key.rsplit(".", 1)[0])
+            problems.append(Problem(key, message or str(exc), line))
 
     return problems
 
@@ -115,16 +156,26 @@ def load_settings(
     allow_unsigned: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Load .env, the policy and the secrets; raise PolicyError on any problem."""
+    """Load .env, the policy and the secrets; raise PolicyError listing every
+    problem: the file's, the environment's and those of each section."""
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
     env = os.environ if env is None else env
     path = path or env.get(ENV_CONFIG) or DEFAULT_CONFIG
-
-    policy = load_policy(path)
     secrets = read_secrets(env)
-    problems = secret_problems(policy, secrets, allow_unsigned=allow_unsigned)
+
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        problems = list(exc.problems)
+        if exc.raw is not None:
+            problems += secret_problems(exc.raw, secrets, allow_unsigned=allow_unsigned)
+            problems += section_problems(exc.raw, exc.lines)
+        raise PolicyError(path, problems, exc.raw, exc.lines) from exc
+
+    problems = secret_problems(policy.raw, secrets, allow_unsigned=allow_unsigned)
+    problems += section_problems(policy.raw, policy.lines)
     if problems:
-        raise PolicyError(path, problems)
+        raise PolicyError(path, problems, policy.raw, policy.lines)
 
     if allow_unsigned and not secrets.webhook_secret:
         log.warning("webhook signatures are NOT verified (--insecure-allow-unsigned)")
