@@ -234,3 +234,17 @@ def test_closed_ticket_is_left_alone(tmp_path):
 
         assert stack.sandbox.calls().get("PUT ticket", 0) == 0
         assert stack.runtime.store.inbox_counts().get("failed", 0) == 0
+
+
+def test_only_one_process_sweeps_at_a_time(stack):
+    from sidecar.runtime import Runtime
+
+    other = Runtime(stack.settings, clock=stack.clock)  # a second worker process
+    try:
+        first = stack.runtime.sweep()
+        second = other.sweep()
+    finally:
+        other.stop()
+
+    assert "skipped" not in first
+    assert second == {"skipped": "another process holds the sweep lease"}
