@@ -174,7 +174,8 @@ def plan_write(
         for field_id, value in decision.custom_fields
         if ticket.custom_field(field_id) != value
     )
-    note = decision.note if note_key(decision) != last_note_key else None
+    noted = latest_noted_key(ticket) or last_note_key
+    note = decision.note if note_key(decision) != noted else None
 
     return WritePlan(priority, group_id, tags, fields, note)
 
@@ -198,6 +199,16 @@ def _new_tags(current: Sequence[str], decision: Decision) -> tuple[str, ...] | N
     return tuple(merged)
 
 
+def latest_noted_key(ticket: TicketFacts) -> str | None:
+    """The key of the newest decision note in the ticket's comments, if any."""
+    for comment in reversed(ticket.comments):
+        if not comment.public and comment.body.startswith(NOTE_MARKER):
+            first_line = comment.body.split("\n", 1)[0]
+            return first_line[len(NOTE_MARKER) :].strip() or None
+
+    return None
+
+
 def note_key(decision: Decision) -> str:
     """What the note explains; a new note is due only when this changes."""
     severity = decision.severity
@@ -211,7 +222,10 @@ def render_note(
 ) -> str:
     """The internal note that explains the decision to the agents."""
     tier = decision.tier
-    lines = [NOTE_MARKER, f"VIP tier: {tier.tier} (from {'; '.join(tier.sources)})"]
+    lines = [
+        f"{NOTE_MARKER} {note_key(decision)}",
+        f"VIP tier: {tier.tier} (from {'; '.join(tier.sources)})",
+    ]
     lines.extend(_account_lines(account))
 
     severity = decision.severity

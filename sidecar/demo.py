@@ -74,7 +74,12 @@ class LocalStack:
     """
 
     def __init__(
-        self, workdir: str | Path, *, mode: str = "trigger", **sandbox: Any
+        self,
+        workdir: str | Path,
+        *,
+        mode: str = "trigger",
+        config: dict[str, dict] | None = None,
+        **sandbox: Any,
     ) -> None:
         self.work = Path(workdir)
         self.work.mkdir(parents=True, exist_ok=True)
@@ -100,7 +105,7 @@ class LocalStack:
             clock=self.clock,
         )
         self.sandbox.start()
-        self.settings = _settings(self.sandbox, self.work)
+        self.settings = _settings(self.sandbox, self.work, config)
         self.runtime: Any = None
 
     def start_sidecar(self, *, worker: bool = True) -> Any:
@@ -196,9 +201,13 @@ def _fresh_workdir(workdir: str) -> Path:
     return work
 
 
-def _settings(sandbox: Sandbox, work: Path) -> Settings:
+def _settings(
+    sandbox: Sandbox, work: Path, overrides: dict[str, dict] | None = None
+) -> Settings:
     example = resources.files("sidecar").joinpath("data/demo-config.yaml").read_text()
     raw = yaml.safe_load(example)
+    for section, values in (overrides or {}).items():
+        raw[section] = {**raw.get(section, {}), **values}
     raw["zendesk"]["base_url"] = sandbox.url
     raw["salesforce"]["token_url"] = f"{sandbox.url}/services/oauth2/token"
     raw["store"] = {"url": f"sqlite:///{work / 'demo.db'}"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -248,3 +249,33 @@ def test_only_one_process_sweeps_at_a_time(stack):
 
     assert "skipped" not in first
     assert second == {"skipped": "another process holds the sweep lease"}
+
+
+def test_write_whose_answer_was_lost_posts_no_second_note(tmp_path):
+    # The PUT lands but its answer comes after the client gave up.
+    config = {"zendesk": {"timeout_seconds": 1}}
+    with LocalStack(tmp_path / "lost", config=config) as stack:
+        stack.start_sidecar(worker=False)
+        stack.sandbox.inject_fault("PUT ticket", delay=2, count=1)
+        email, name = PLATINUM
+        ticket_id = stack.sandbox.create_ticket(
+            email, OUTAGE, "down", requester_name=name
+        )
+        stack.sandbox.flush_webhooks()
+        stack.runtime.worker.run_once()
+        assert stack.runtime.store.inbox_counts().get("retry") == 1
+        _wait_for(lambda: _notes(stack, ticket_id, "[vip-sidecar decision]"))
+
+        stack.advance(10)
+        stack.runtime.worker.start()
+        stack.drain()
+
+        assert stack.runtime.store.inbox_counts().get("retry", 0) == 0
+        assert len(_notes(stack, ticket_id, "[vip-sidecar decision]")) == 1
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)

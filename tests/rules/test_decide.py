@@ -134,3 +134,29 @@ def test_crm_outage_is_stated_in_the_note():
     )
 
     assert "CRM: unreachable (upstream_unavailable)" in decision.note
+
+
+def test_a_note_already_on_the_ticket_is_not_posted_again():
+    from rules.model import Comment
+
+    decision = _decision()
+    posted = Comment(id=1, author_id=5, created_at=T0, public=False, body=decision.note)
+    facts = ticket(comments=(posted,))
+
+    plan = plan_write(facts, _decision(facts), last_note_key=None)
+
+    assert plan.note is None
+
+
+def test_an_older_note_with_another_key_does_not_stop_a_new_one():
+    from rules.model import Comment
+
+    old = _decision(severity=SeverityDecision("P3", ("question",)))
+    posted = Comment(id=1, author_id=5, created_at=T0, public=False, body=old.note)
+    facts = ticket(comments=(posted,))
+
+    plan = plan_write(facts, _decision(facts), last_note_key=None)
+
+    assert plan.note is not None and plan.note.startswith(
+        "[vip-sidecar decision] gold:P2"
+    )
