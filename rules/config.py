@@ -30,6 +30,8 @@ class Problem:
     line: int | None = None
 
     def render(self, path: str) -> str:
+        if self.key.startswith("$"):
+            return f"environment: {self.key}: {self.message}"
         where = f"{path}:{self.line}" if self.line else path
         return f"{where}: {self.key}: {self.message}"
 
@@ -125,6 +127,7 @@ class Policy:
     store_url: str
     bind: str = "127.0.0.1:8080"
     server_workers: int = 2
+    server_threads: int = 8
     max_body_bytes: int = 1_048_576
     signature_tolerance_seconds: int = 300
     sweep_interval_seconds: float = 30.0
@@ -161,11 +164,13 @@ def parse_policy_text(text: str, path: str = "config.yaml") -> Policy:
         problem = Problem("(yaml)", f"not valid YAML: {exc}", line)
         raise PolicyError(path, [problem]) from exc
 
-    lines = _line_index(node)
+    duplicates: list[Problem] = []
+    lines = _line_index(node, duplicates=duplicates)
     if not isinstance(raw, dict):
         raise PolicyError(path, [Problem("(top)", "must be a mapping of sections")])
 
     reader = _Reader(raw, lines)
+    reader.problems.extend(duplicates)
     policy = _build(reader)
     if reader.problems:
         raise PolicyError(path, reader.problems, raw, lines)
@@ -173,19 +178,31 @@ def parse_policy_text(text: str, path: str = "config.yaml") -> Policy:
     return policy
 
 
-def _line_index(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
-    """Map dotted key paths to 1-based line numbers in the YAML source."""
+def _line_index(
+    node: yaml.Node | None, prefix: str = "", duplicates: list[Problem] | None = None
+) -> dict[str, int]:
+    """Map dotted key paths to 1-based line numbers in the YAML source; a key
+    that appears twice in one mapping is added to ``duplicates``."""
+    duplicates = [] if duplicates is None else duplicates
     index: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            if key in index:
+                duplicates.append(
+                    Problem(
+                        key,
+                        "appears twice; the later one wins",
+                        key_node.start_mark.line + 1,
+                    )
+                )
             index[key] = key_node.start_mark.line + 1
-            index.update(_line_index(value_node, key))
+            index.update(_line_index(value_node, key, duplicates))
     elif isinstance(node, yaml.SequenceNode):
         for position, item in enumerate(node.value):
             key = f"{prefix}[{position}]"
             index[key] = item.start_mark.line + 1
-            index.update(_line_index(item, key))
+            index.update(_line_index(item, key, duplicates))
 
     return index
 
@@ -255,7 +272,55 @@ class _Reader:
         return int(value)
 
 
+# Every key the policy file may hold, section by section (None: any key;
+# the sections that other modules parse check their own keys).
+_KNOWN_KEYS: dict[str, frozenset[str] | None] = {
+    "zendesk": frozenset(
+        {"subdomain", "base_url", "timeout_seconds", "ratelimit_budget_seconds",
+         "api_user_id", "enriched_tag"}
+    ),
+    "salesforce": frozenset(
+        {"enabled", "domain", "auth", "username", "api_version", "timeout_seconds",
+         "token_url", "fields", "cache_ttl_seconds", "free_mail_domains"}
+    ),
+    "tiers": None,
+    "vip": frozenset(
+        {"email_domains", "organization_tags", "crm_tiers", "contract_value"}
+    ),
+    "severity": None,
+    "fields": None,
+    "sla": None,
+    "calendars": None,
+    "triage": None,
+    "store": frozenset({"url"}),
+    "server": frozenset(
+        {"bind", "workers", "threads", "max_body_bytes", "signature_tolerance_seconds"}
+    ),
+    "worker": frozenset({"poll_interval_seconds"}),
+    "scheduler": frozenset({"sweep_interval_seconds"}),
+}  # fmt: skip
+_TIER_KEYS = frozenset({"rank", "group_id", "page_management"})
+_STORE_SCHEMES = ("sqlite", "postgresql")
+_BIND = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
+
+
+def _unknown_keys(reader: _Reader) -> None:
+    for section, value in reader.raw.items():
+        if section not in _KNOWN_KEYS:
+            known = ", ".join(_KNOWN_KEYS)
+            reader.problem(str(section), f"unknown section; known: {known}")
+            continue
+        keys = _KNOWN_KEYS[section]
+        if keys is None or not isinstance(value, Mapping):
+            continue
+        for key in value:
+            if key not in keys:
+                hint = ", ".join(sorted(keys))
+                reader.problem(f"{section}.{key}", f"unknown key; known: {hint}")
+
+
 def _build(reader: _Reader) -> Policy:
+    _unknown_keys(reader)
     tiers = _tiers(reader)
     return Policy(
         zendesk=_zendesk(reader),
@@ -264,9 +329,10 @@ def _build(reader: _Reader) -> Policy:
         tiers=tiers,
         severities=_severities(reader),
         fields=_fields(reader),
-        store_url=str(reader.get("store.url", DEFAULT_STORE_URL)),
-        bind=str(reader.get("server.bind", "127.0.0.1:8080")),
+        store_url=_store_url(reader),
+        bind=_bind(reader),
         server_workers=int(reader.positive("server.workers", 2)),
+        server_threads=int(reader.positive("server.threads", 8)),
         max_body_bytes=int(reader.positive("server.max_body_bytes", 1_048_576)),
         signature_tolerance_seconds=int(
             reader.positive("server.signature_tolerance_seconds", 300)
@@ -277,6 +343,27 @@ def _build(reader: _Reader) -> Policy:
         raw=reader.raw,
         lines=reader.lines,
     )
+
+
+def _store_url(reader: _Reader) -> str:
+    url = str(reader.get("store.url", DEFAULT_STORE_URL))
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme not in _STORE_SCHEMES:
+        reader.problem(
+            "store.url",
+            f"unsupported database {scheme!r}; use sqlite:///FILE or "
+            "postgresql+psycopg://USER@HOST/DB",
+        )
+
+    return url
+
+
+def _bind(reader: _Reader) -> str:
+    bind = str(reader.get("server.bind", "127.0.0.1:8080"))
+    if not _BIND.match(bind):
+        reader.problem("server.bind", f"must be HOST:PORT, not {bind!r}")
+
+    return bind
 
 
 def _zendesk(reader: _Reader) -> ZendeskPolicy:
@@ -364,12 +451,24 @@ def _tiers(reader: _Reader) -> dict[str, TierPolicy]:
         if not isinstance(spec, Mapping):
             reader.problem(key, "must be a mapping with group_id, rank, ...")
             continue
+        for unknown in set(spec) - _TIER_KEYS:
+            reader.problem(
+                f"{key}.{unknown}",
+                "unknown key; known: group_id, page_management, rank",
+            )
         tiers[str(name)] = TierPolicy(
             name=str(name),
             rank=int(reader.typed(f"{key}.rank", int, position)),
             group_id=reader.optional_id(f"{key}.group_id"),
             page_management=bool(reader.typed(f"{key}.page_management", bool, False)),
         )
+
+    ranks = [tier.rank for tier in tiers.values()]
+    for name, tier in tiers.items():
+        if ranks.count(tier.rank) > 1:
+            reader.problem(
+                f"tiers.{name}.rank", f"rank {tier.rank} is used by more than one tier"
+            )
 
     return tiers
 

@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     sla_sub = sla.add_subparsers(dest="sla_command")
     explain = sla_sub.add_parser("explain", help="print every clock of a ticket")
     _add_config_args(explain)
-    explain.add_argument("ticket_id", type=int)
+    explain.add_argument("ticket_id", type=_ticket_id)
     explain.set_defaults(func=_sla_explain)
 
     report = sub.add_parser(
@@ -90,10 +90,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a -v given before the subcommand is not reset by this one.
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="debug logging",
+    )  # fmt: skip
+
+
+def _ticket_id(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"not a Zendesk ticket id: {text!r}")
+
+    return int(text)
+
+
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", help="policy file (default: $VIP_SIDECAR_CONFIG or config.yaml)"
     )
+    _add_verbose(parser)
     parser.add_argument(
         "--insecure-allow-unsigned",
         action="store_true",

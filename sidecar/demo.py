@@ -157,9 +157,13 @@ def run_demo(
     keep_running: bool,
     workdir: str,
 ) -> int:
+    if tickets is not None and not Path(tickets).is_file():
+        raise SystemExit(f"demo: no such file: {tickets}")
+    rows = list(_read_tickets(tickets, limit))
+    if not rows:
+        raise SystemExit("demo: nothing to replay (no rows with a subject or body)")
     work = _fresh_workdir(workdir)
     _log_to_file(work / "demo.log")
-    rows = list(_read_tickets(tickets, limit))
     stack = LocalStack(work, mode=mode)
     stack.start_sidecar()
 
@@ -242,12 +246,12 @@ def _read_tickets(path: str | None, limit: int | None) -> Iterator[dict[str, str
             raise SystemExit(f"{path}: missing column(s) {', '.join(sorted(missing))}")
         count = 0
         for row in reader:
+            if limit is not None and count >= limit:
+                return
             if not (row.get("subject") or row.get("body")):
                 continue
             yield row
             count += 1
-            if limit is not None and count >= limit:
-                return
 
 
 def _replay(sandbox: Sandbox, rows: list[dict[str, str]]) -> list[int]:

@@ -53,7 +53,6 @@ class Runtime:
     def __post_init__(self) -> None:
         policy = self.settings.policy
         self.policy = policy
-        _ensure_sqlite_dir(policy.store_url)
         self.store = Store(policy.store_url)
         self.store.create_all()
         self.zendesk = ZendeskConnector(zendesk_settings(self.settings))
@@ -230,15 +229,6 @@ def salesforce_settings(settings: Settings) -> SalesforceSettings:
         timeout=sf.timeout_seconds,
         fields=SalesforceFields(**sf.fields),
     )
-
-
-def _ensure_sqlite_dir(url: str) -> None:
-    """A SQLite file URL's folder is created; other URLs are left alone."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and url != "sqlite:///:memory:":
-        folder = os.path.dirname(url[len(prefix) :])
-        if folder:
-            os.makedirs(folder, exist_ok=True)
 
 
 def _mtime(path: str) -> float | None:

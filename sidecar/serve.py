@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class SidecarServer(BaseApplication):
     """Gunicorn driven from code, with the sidecar's settings."""
 
-    def __init__(self, settings: Settings, *, workers: int, threads: int = 4) -> None:
+    def __init__(self, settings: Settings, *, workers: int, threads: int) -> None:
         self.settings = settings
         self.workers = workers
         self.threads = threads
@@ -65,5 +65,10 @@ def _worker_exit(server: Any, worker: Any) -> None:
 
 def serve(settings: Settings, *, workers: int | None = None) -> None:
     count = workers or settings.policy.server_workers
-    log.info("serving on %s with %d worker process(es)", settings.policy.bind, count)
-    SidecarServer(settings, workers=count).run()
+    log.info(
+        "serving on %s with %d worker process(es) x %d threads",
+        settings.policy.bind,
+        count,
+        settings.policy.server_threads,
+    )
+    SidecarServer(settings, workers=count, threads=settings.policy.server_threads).run()

@@ -380,6 +380,19 @@ def _sqlite_on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _ensure_sqlite_folder(url: str) -> None:
+    """A SQLite file's folder is created (``sqlite:///var/x.db`` needs var/)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (
+        None,
+        "",
+        ":memory:",
+    ):
+        folder = os.path.dirname(parsed.database)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+
+
 def _build_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -482,6 +495,7 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        _ensure_sqlite_folder(url)
         self.engine = _build_engine(url)
         self.dialect = self.engine.dialect.name
         self._read_engine = self.engine.execution_options(vip_read_only=True)

@@ -447,6 +447,19 @@ def run_forever(config: SandboxConfig, clock: Clock | None = None) -> None:
     try:
         print(f"sandbox url: {sandbox.url}", flush=True)
         print(f"sandbox ca file: {sandbox.ca_file}", flush=True)
+        # Test credentials of this local stand-in, for pointing `serve` at it.
+        print(
+            "environment for serve against this sandbox:\n"
+            f"  ZENDESK_EMAIL={config.api_user_email}\n"
+            f"  ZENDESK_API_TOKEN={config.api_token}\n"
+            f"  ZENDESK_WEBHOOK_SECRET={config.signing_secret}\n"
+            f"  SALESFORCE_CONSUMER_KEY={config.sf_consumer_key}\n"
+            f"  SALESFORCE_CONSUMER_SECRET={config.sf_consumer_secret}\n"
+            f"  VIP_SIDECAR_CA_BUNDLE={sandbox.ca_file}\n"
+            f"config: zendesk.base_url: {sandbox.url}; salesforce.token_url: "
+            f"{sandbox.url}/services/oauth2/token",
+            flush=True,
+        )
         stop.wait()
     finally:
         sandbox.stop()

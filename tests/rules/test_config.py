@@ -110,3 +110,62 @@ def test_jwt_needs_a_username():
         parse_policy_text(text)
 
     assert [p.key for p in caught.value.problems] == ["salesforce.username"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        pytest.param(
+            "subdomain: acme",
+            "subdomain: acme\n  timout_seconds: 5",
+            "zendesk.timout_seconds",
+            "unknown key",
+            id="misspelled-key",
+        ),
+        pytest.param(
+            "tiers:",
+            "zendeks: {subdomain: x}\ntiers:",
+            "zendeks",
+            "unknown section",
+            id="misspelled-section",
+        ),
+        pytest.param(
+            "tiers:",
+            "store: {url: 'mysql://db/x'}\ntiers:",
+            "store.url",
+            "unsupported database 'mysql'",
+            id="store-scheme",
+        ),
+        pytest.param(
+            "tiers:",
+            "server: {bind: nonsense}\ntiers:",
+            "server.bind",
+            "must be HOST:PORT",
+            id="bind",
+        ),
+        pytest.param(
+            "group_id: 11}",
+            "group_id: 11, colour: red}",
+            "tiers.gold.colour",
+            "unknown key",
+            id="tier-key",
+        ),
+    ],
+)
+def test_unknown_and_unsupported_values_are_reported(old, new, key, message):
+    with pytest.raises(PolicyError) as caught:
+        parse_policy_text(MINIMAL.replace(old, new))
+
+    problems = {problem.key: problem.message for problem in caught.value.problems}
+    assert message in problems[key]
+
+
+def test_duplicate_keys_and_ranks_are_reported():
+    text = MINIMAL + "  silver: {rank: 1, group_id: 12}\nzendesk:\n  subdomain: other\n"
+
+    with pytest.raises(PolicyError) as caught:
+        parse_policy_text(text)
+
+    messages = [f"{p.key}: {p.message}" for p in caught.value.problems]
+    assert "zendesk: appears twice; the later one wins" in messages
+    assert any(m.startswith("tiers.silver.rank: rank 1") for m in messages)

@@ -205,6 +205,86 @@ def test_bad_bodies_get_400_naming_the_problem(post, store, body, field):
     assert store.inbox_counts() == {}
 
 
+def _trigger(**fields) -> bytes:
+    body = {"ticket_id": "5", "ticket_updated_at": "2025-03-04T09:20:00Z"}
+    return json.dumps({**body, **fields}).encode()
+
+
+def _event(detail: dict, **fields) -> bytes:
+    body = {"type": "zen:event-type:ticket.created", "id": "e-1", "detail": detail}
+    return json.dumps({**body, **fields}).encode()
+
+
+DEEP = b'{"ticket_id": "5", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (_trigger(ticket_id=2**63), "ticket_id"),
+        (_trigger(ticket_id=str(2**63)), "ticket_id"),
+        (_trigger(ticket_id="1" * 30), "ticket_id"),
+        (_trigger(ticket_id="\u00b2"), "ticket_id"),
+        (_trigger(ticket_id="1" * 10_000), "ticket_id"),
+        (b'{"ticket_id": ' + b"1" * 10_000 + b"}", "ticket_id"),
+        (DEEP, "body"),
+        (_trigger(ticket_id="\u0664\u0662"), "ticket_id"),
+        (_trigger(ticket_id="\uff14\uff12"), "ticket_id"),
+        (
+            _trigger(ticket_updated_at="2025-03-04T09:20:00Z" * 45_000),
+            "ticket_updated_at",
+        ),
+        (_trigger(ticket_updated_at="next tuesday"), "ticket_updated_at"),
+        (_trigger(requester_id=2**64), "requester_id"),
+        (_trigger(status="x" * 65), "status"),
+        (_event({"id": "5"}, id="e" * 65), "id"),
+        (_event({"id": "5"}, time="\ud800"), "time"),
+        (
+            _event({"id": "5", "updated_at": "2025-03-04T09:20:00Z\u0000"}),
+            "detail.updated_at",
+        ),
+        (_event({"id": str(2**63)}), "detail.id"),
+        (_event({}, subject="zen:ticket:" + "9" * 30), "subject"),
+    ],
+    ids=[
+        "ticket-id-2**63",
+        "ticket-id-text-2**63",
+        "ticket-id-30-digits",
+        "ticket-id-superscript-two",
+        "ticket-id-10000-digit-text",
+        "ticket-id-10000-digit-number",
+        "nested-100000-deep",
+        "ticket-id-arabic-indic-digits",
+        "ticket-id-fullwidth-digits",
+        "updated-at-900kb",
+        "updated-at-not-iso",
+        "requester-id-2**64",
+        "status-too-long",
+        "event-id-too-long",
+        "event-time-lone-surrogate",
+        "detail-updated-at-nul",
+        "detail-id-2**63",
+        "subject-id-30-digits",
+    ],
+)
+def test_odd_signed_bodies_get_400_naming_the_field(post, store, body, field):
+    response = post(body)
+
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["code"], error["field"]) == ("bad_request", field)
+    assert store.inbox_counts() == {}
+
+
+def test_largest_id_is_stored(post, store):
+    response = post(_trigger(ticket_id=str(2**63 - 1), requester_id=2**63 - 1))
+
+    assert response.status_code == 202
+    [event] = store.list_events("queued")
+    assert event.ticket_id == 2**63 - 1
+    assert event.payload["requester_id"] == 2**63 - 1
+
+
 def test_event_without_ticket_id_names_the_field(post):
     response = post(fixture_bytes("ticket_created__missing_ticket_id"))
 
