@@ -40,10 +40,13 @@ class SidecarServer(BaseApplication):
             "timeout": 30,
             "graceful_timeout": 15,
             "accesslog": None,
+            # No control socket in the user's home: nothing here manages it.
+            "control_socket_disable": True,
             "worker_exit": _worker_exit,
         }
         for key, value in options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # control_socket_* is gunicorn >= 25.1
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         from sidecar.runtime import Runtime
