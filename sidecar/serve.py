@@ -67,6 +67,11 @@ def _worker_exit(server: Any, worker: Any) -> None:
 
 
 def serve(settings: Settings, *, workers: int | None = None) -> None:
+    # Import the whole application in the master: the workers then share its
+    # code pages (copy-on-write) instead of each loading its own copy. No
+    # threads, engines or connections are made before the fork.
+    import sidecar.runtime  # noqa: F401
+
     count = workers or settings.policy.server_workers
     log.info(
         "serving on %s with %d worker process(es) x %d threads",

@@ -51,7 +51,10 @@ def test_readyz_is_503_while_the_scheduler_is_not_running(store, clock, report, 
 
 
 def test_readyz_is_503_when_the_store_does_not_answer(tmp_path, clock):
-    broken = Store(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    # A folder where the database file should be: SQLite cannot open it.
+    folder = tmp_path / "not-a-file.db"
+    folder.mkdir()
+    broken = Store(f"sqlite:///{folder}")
     app = create_app(
         store=broken,
         signing_secret=SECRET,

@@ -392,7 +392,10 @@ def test_same_event_id_from_two_invocations_is_stored_once(post, store):
 
 
 def test_unavailable_store_answers_503_with_retry_after(tmp_path, clock):
-    broken = Store(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    # A folder where the database file should be: SQLite cannot open it.
+    folder = tmp_path / "not-a-file.db"
+    folder.mkdir()
+    broken = Store(f"sqlite:///{folder}")
     app = create_app(store=broken, signing_secret=SECRET, clock=clock)
     body = fixture_bytes("trigger__vip_ticket")
 
