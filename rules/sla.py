@@ -38,6 +38,8 @@ Configuration shape: ``severity:`` (shared with triage, the SLA reads only the
       thresholds: [50, 80]              # warnings, percent of the target
       pause_statuses: [pending, hold, "Waiting on vendor"]
       renotify_minutes: {P1: 30, P2: 120, P3: null}
+      renotify_max: 6                   # re-notifications per clock (each
+                                        # cycle and round); null: no limit
       acknowledge: {tag: sla_ack, command: "#ack"}
       escalation:
         team_lead_group_id: 360000000001
@@ -49,16 +51,27 @@ Configuration shape: ``severity:`` (shared with triage, the SLA reads only the
         trial: null                     # no SLA clocks for this tier
 
 A ``null`` minute value removes that target.
+
+Re-notifications after a breach count the clock's own time: business time on
+a business calendar (none at night, at weekends or on holidays) and no time
+while the clock is paused. ``renotify{n}`` falls when ``target + n * cadence``
+of that time has run, for n up to ``renotify_max``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from rules.calendar import TWENTY_FOUR_SEVEN, Calendar, CalendarSpec, twenty_four_seven
+from rules.calendar import (
+    TWENTY_FOUR_SEVEN,
+    Calendar,
+    CalendarSpec,
+    build_calendar,
+    twenty_four_seven,
+)
 from rules.model import SEVERITIES, Comment, SlaTargets, StatusChange, TicketFacts
 
 METRICS = ("first_response", "next_reply", "periodic_update", "resolution")
@@ -92,8 +105,7 @@ _DEFAULT_MINUTES: dict[str, dict[str, int | None]] = {
     },
 }
 _DEFAULT_RENOTIFY = {"P1": 30 * 60, "P2": 120 * 60, "P3": None}
-# Open-ended renotification stops listing instants this far ahead.
-_MAX_RENOTIFY = 500
+DEFAULT_RENOTIFY_MAX = 6
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,7 @@ class SlaPolicy:
     renotify_seconds: Mapping[str, int | None] = field(
         default_factory=lambda: dict(_DEFAULT_RENOTIFY)
     )
+    renotify_max: int | None = DEFAULT_RENOTIFY_MAX
     ack_tag: str = "sla_ack"
     ack_command: str = "#ack"
     team_lead_group_id: int | None = None
@@ -202,6 +215,7 @@ def parse_sla_config(
         pause_statuses=_parse_statuses(raw.get("pause_statuses"), where),
         disabled_tiers=disabled,
         renotify_seconds=_parse_renotify(raw.get("renotify_minutes"), where),
+        renotify_max=_parse_renotify_max(raw, where),
         ack_tag=str(ack.get("tag", "sla_ack")),
         ack_command=str(ack.get("command", "#ack")),
         team_lead_group_id=_group(escalation, "team_lead_group_id", where),
@@ -369,6 +383,22 @@ def _parse_renotify(value: Any, where: str) -> dict[str, int | None]:
         result[level] = _minutes(minutes, f"{path}.{level}")
 
     return result
+
+
+def _parse_renotify_max(raw: Mapping[str, Any], where: str) -> int | None:
+    if "renotify_max" not in raw:
+        return DEFAULT_RENOTIFY_MAX
+
+    value = raw["renotify_max"]
+    if value is None:
+        return None
+
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"{where}.renotify_max: expected a whole number (0 or more) or null"
+        )
+
+    return value
 
 
 def _group(escalation: Mapping[str, Any], key: str, where: str) -> int | None:
@@ -774,36 +804,65 @@ def _acknowledge(
 
 
 def checkpoints(
-    clock: ClockState, policy: SlaPolicy, *, severity: str
+    clock: ClockState,
+    policy: SlaPolicy,
+    *,
+    severity: str,
+    calendars: Mapping[str, Calendar] | None = None,
 ) -> list[tuple[str, datetime]]:
     """Alert instants of an active clock, in time order: the warnings at the
     policy's thresholds, the breach, and re-notifications every
-    ``renotify_seconds[severity]`` after the breach until acknowledged (listed
-    up to one cadence past ``as_of``)."""
+    ``renotify_seconds[severity]`` of the clock's own time after the breach,
+    at most ``renotify_max`` of them, until acknowledged.
+
+    Re-notifications are listed from the one before the latest passed up to
+    the next one after ``as_of``. ``calendars`` should hold the clock's
+    calendar; without it the calendar is built from the policy's specs.
+    """
     if not clock.is_active or clock.due_at is None:
         return []
 
     result = [(name, at) for name, at in clock.marks if name != "breach"]
     result.append(("breach", clock.due_at))
-    result.extend(_renotify_instants(clock, policy, severity))
+    calendar = _calendar_of(clock, policy, calendars)
+    result.extend(renotify_instants(clock, policy, severity, calendar))
 
     return sorted(result, key=lambda row: row[1])
 
 
-def _renotify_instants(
-    clock: ClockState, policy: SlaPolicy, severity: str
+def _calendar_of(
+    clock: ClockState, policy: SlaPolicy, calendars: Mapping[str, Calendar] | None
+) -> Calendar:
+    if calendars is not None and clock.calendar in calendars:
+        return calendars[clock.calendar]
+
+    spec = policy.calendar_specs.get(clock.calendar)
+    return build_calendar(spec) if spec is not None else twenty_four_seven()
+
+
+def renotify_instants(
+    clock: ClockState, policy: SlaPolicy, severity: str, calendar: Calendar
 ) -> list[tuple[str, datetime]]:
+    """``renotify{n}`` instants of a breached, unacknowledged clock: when
+    ``target + n * cadence`` of its running time has passed on ``calendar``."""
     cadence = policy.renotify_seconds.get(severity)
     if not cadence or clock.breached_at is None or clock.acknowledged_by:
         return []
 
-    horizon = (clock.as_of or clock.breached_at) + timedelta(seconds=cadence)
-    result = []
-    for index in range(1, _MAX_RENOTIFY + 1):
-        at = clock.breached_at + timedelta(seconds=cadence * index)
-        if at > horizon:
-            break
+    # How many cadences have run since the breach, in the clock's own time;
+    # only the neighbourhood of that count is listed, so a long-open breach
+    # costs the same as a fresh one.
+    passed = int((clock.elapsed_seconds - clock.target_seconds) // cadence)
+    first = max(1, passed - 1)
+    last = passed + 1
+    if policy.renotify_max is not None:
+        last = min(last, policy.renotify_max)
 
-        result.append((f"renotify{index}", at))
+    result = []
+    for index in range(first, last + 1):
+        amount = clock.target_seconds + index * cadence
+        instant = _instant_at(clock.running_spans, amount, calendar)
+        if instant is not None:
+            result.append((f"renotify{index}", instant))
 
     return result

@@ -143,17 +143,59 @@ def _alert_words(alerts: list[dict]) -> str:
     if not alerts:
         return "none"
 
-    words = []
-    for alert in alerts:
-        name, _ = split_threshold(alert["threshold"])
-        data = alert.get("data") or {}
-        if data.get("covered_by"):
-            words.append(f"{name} covered by a later alert")
-        elif name == "ack":
-            words.append(f"acknowledged by {data.get('by', '?')}")
-        elif alert.get("posted_at") is None:
-            words.append(f"{name} pending")
-        else:
-            words.append(f"{name} posted {format_instant(alert['posted_at'])}")
+    renotified = [a for a in alerts if _is_renotify(a)]
+    if len(renotified) < _SUMMARY_FROM:
+        renotified = []
+
+    words = [_alert_word(a) for a in alerts if not any(a is r for r in renotified)]
+    if renotified:
+        words.append(_renotify_summary(renotified))
 
     return "; ".join(words)
+
+
+# From this many re-notifications of one clock on, explain sums them up.
+_SUMMARY_FROM = 3
+
+
+def _is_renotify(alert: dict) -> bool:
+    return split_threshold(alert["threshold"])[0].startswith("renotify")
+
+
+def _alert_word(alert: dict) -> str:
+    name, _ = split_threshold(alert["threshold"])
+    data = alert.get("data") or {}
+    if data.get("covered_by"):
+        return f"{name} covered by a later alert"
+
+    if name == "ack":
+        return f"acknowledged by {data.get('by', '?')}"
+
+    if alert.get("posted_at") is None:
+        return f"{name} pending"
+
+    return f"{name} posted {format_instant(alert['posted_at'])}"
+
+
+def _renotify_summary(alerts: list[dict]) -> str:
+    """``renotify1..renotify6 posted, last at ...``, with what was not posted."""
+    numbers = sorted(_renotify_number(a) for a in alerts)
+    span = f"renotify{numbers[0]}..renotify{numbers[-1]}"
+    covered = [a for a in alerts if (a.get("data") or {}).get("covered_by")]
+    rest = [a for a in alerts if not any(a is c for c in covered)]
+    posted = [a["posted_at"] for a in rest if a.get("posted_at") is not None]
+    pending = len(rest) - len(posted)
+    last = format_instant(max(posted)) if posted else "-"
+    if len(posted) == len(alerts):
+        return f"{span} posted, last at {last}"
+
+    parts = [f"{len(posted)} posted (last at {last})"]
+    parts += [f"{len(covered)} covered by a later alert"] if covered else []
+    parts += [f"{pending} pending"] if pending else []
+    return f"{span}: " + ", ".join(parts)
+
+
+def _renotify_number(alert: dict) -> int:
+    name, _ = split_threshold(alert["threshold"])
+    digits = name.removeprefix("renotify")
+    return int(digits) if digits.isdigit() else 0

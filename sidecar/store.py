@@ -17,6 +17,7 @@ Concurrency rules:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -390,7 +391,9 @@ def _ensure_sqlite_folder(url: str) -> None:
     ):
         folder = os.path.dirname(parsed.database)
         if folder:
-            os.makedirs(folder, exist_ok=True)
+            # A folder that cannot be made shows up as a failing connection.
+            with contextlib.suppress(OSError):
+                os.makedirs(folder, exist_ok=True)
 
 
 def _build_engine(url: str) -> Engine:

@@ -184,7 +184,7 @@ class Sweeper:
 
         alerts = self._alerts(ticket.id)
         clocks = self._settle(ticket.id, clocks, alerts, now)
-        context = _Context(ticket, policy, severity, tier, {}, now)
+        context = _Context(ticket, policy, severity, tier, {}, now, calendars)
         context.account_calendar = account_calendar
         self.store.replace_clocks(ticket.id, self._rows(context, clocks, alerts), now)
         return clocks
@@ -334,7 +334,7 @@ class Sweeper:
         )
 
         clocks = self._settle(ticket_id, clocks, alerts, now)
-        plan = _Plan(_Context(ticket, policy, severity, tier, account, now))
+        plan = _Plan(_Context(ticket, policy, severity, tier, account, now, calendars))
         plan.clocks, plan.alerts, plan.due_rows = clocks, alerts, rows
         for clock in _latest_rounds(clocks):
             if clock.is_active:
@@ -345,7 +345,9 @@ class Sweeper:
     def _plan_clock(self, plan: _Plan, clock: ClockState) -> None:
         ctx, alerts = plan.ctx, plan.alerts
         ticket_id = ctx.ticket.id
-        points = checkpoints(clock, ctx.policy, severity=ctx.severity)
+        points = checkpoints(
+            clock, ctx.policy, severity=ctx.severity, calendars=ctx.calendars
+        )
         for name, at in points:
             alert = alerts.get(alert_key(ticket_id, clock, name))
             if alert is not None and alert.get("posted_at") is None:
@@ -614,7 +616,9 @@ class Sweeper:
     ) -> list[dict]:
         rows = []
         for clock in _latest_rounds(clocks):
-            points = checkpoints(clock, ctx.policy, severity=ctx.severity)
+            points = checkpoints(
+                clock, ctx.policy, severity=ctx.severity, calendars=ctx.calendars
+            )
             handled = [
                 name
                 for name, _ in points
@@ -855,6 +859,7 @@ class _Context:
         tier: str | None,
         account: dict,
         now: datetime,
+        calendars: Mapping[str, Calendar] | None = None,
     ) -> None:
         self.ticket = ticket
         self.policy = policy
@@ -862,6 +867,7 @@ class _Context:
         self.tier = tier
         self.account = account
         self.now = now
+        self.calendars = calendars
         self.account_calendar: str | None = account.get("calendar")
 
     def tag_for(self, key: str) -> str:
@@ -981,6 +987,9 @@ def compose_note(
     if name == "breach":
         lines.append(_escalation_line(ctx))
 
+    if _kind(name) == "renotify":
+        lines.append(_renotify_line(name, clock, ctx.policy))
+
     if _kind(name) != "warning":
         lines.append(
             f"Acknowledge with the tag {ctx.policy.ack_tag} or a private note "
@@ -1009,6 +1018,15 @@ def _headline(
 
     open_for = format_duration((ctx.now - (clock.breached_at or at)).total_seconds())
     return f"SLA breach still open after {open_for}: {metric} was due {due}."
+
+
+def _renotify_line(name: str, clock: ClockState, policy: SlaPolicy) -> str:
+    number = name.removeprefix("renotify")
+    time_kind = "business time" if clock.business else "calendar time"
+    if policy.renotify_max is None:
+        return f"Re-notification {number}, repeated in {time_kind}."
+
+    return f"Re-notification {number} of at most {policy.renotify_max} ({time_kind})."
 
 
 def _escalation_line(ctx: _Context) -> str:
@@ -1115,7 +1133,7 @@ def _rescheduled(
     )
     evaluated = evaluate_clock(clock, calendars[name], now, policy.thresholds)
     handled = set(data.get("handled", []))
-    points = checkpoints(evaluated, policy, severity=severity)
+    points = checkpoints(evaluated, policy, severity=severity, calendars=calendars)
     upcoming = [at for point, at in points if point not in handled]
     return min(upcoming) if upcoming else None
 

@@ -491,8 +491,17 @@ def test_release_lease_only_by_its_holder(any_store):
 # -- health ------------------------------------------------------------------
 
 
+def test_sqlite_folder_is_created(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'deep' / 'x.db'}")
+    store.create_all()
+
+    assert (tmp_path / "var" / "deep" / "x.db").is_file()
+    store.dispose()
+
+
 def test_ping(any_store, tmp_path):
-    broken = Store(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
+    (tmp_path / "a-file").write_text("not a folder")
+    broken = Store(f"sqlite:///{tmp_path / 'a-file' / 'x.db'}")
 
     assert any_store.ping() is True
     assert broken.ping() is False
