@@ -3,7 +3,9 @@
 For each clock: its cycle, target, calendar, elapsed business time, paused
 spans, due time, state, acknowledgement and the alerts recorded for it. The
 clocks are recomputed from the ticket's history with the current policy, so
-the answer is what the next sweep would see.
+the answer is what the next sweep would see. Three or more re-notifications
+of one clock are summed up on one line (``renotify1..renotify6 posted, last at
+...``) instead of being listed one by one.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ not what is open. Each due ticket is re-read once and its clocks recomputed
 with the current policy. When several checkpoints of one clock passed while
 the sweep did not run, one alert is posted (the breach if it is among them)
 and says how late it is; the others are recorded as covered by it.
+
+Re-notifications stop at the policy's ``renotify_max`` per clock round: a
+clock whose last allowed one is handled has no next check until its ticket
+changes (the pipeline then stores it again).
 """
 
 from __future__ import annotations

@@ -7,11 +7,13 @@ import json
 import logging
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from connector.errors import NotFound, UpdateConflict, UpstreamUnavailable
+from rules.calendar import parse_calendars
 from rules.model import (
     AccountFacts,
     Comment,
@@ -291,6 +293,96 @@ def test_p1_breach_pages_management_and_renotifies_until_acknowledged(any_store)
     assert desk.pages[0]["account"] == "Acme Corp"
     assert desk.pages[0]["contract_value"] == 250000.0
     assert desk.pages[0]["tier"] == "enterprise"
+
+
+def sweep_every(desk: Desk, step: timedelta, start: datetime, end: datetime) -> list:
+    results, when = [], start
+    while when <= end:
+        results.append(desk.sweep_at(when))
+        when += step
+
+    return results
+
+
+def renotify_markers(desk: Desk, metric: str) -> list[str]:
+    prefix = f"[vip-sidecar alert 42:{metric}:1:renotify"
+    return [m.removeprefix(prefix).rstrip("]") for m in desk.markers() if prefix in m]
+
+
+def test_unanswered_p1_renotifies_at_most_six_times_per_clock(any_store):
+    desk = Desk(any_store)
+    desk.open_ticket("P1")
+
+    results = sweep_every(desk, timedelta(minutes=10), T0, at(4 * 24 * 60))
+
+    assert renotify_markers(desk, "first_response") == ["1", "2", "3", "4", "5", "6"]
+    assert renotify_markers(desk, "resolution") == ["1", "2", "3", "4", "5", "6"]
+    assert sum(r["renotified"] for r in results) == 12
+    assert results[-1]["due"] == 0
+    assert len(desk.pages) == 2 + 12
+
+
+def test_renotify_cap_is_configurable_and_null_means_unlimited(store):
+    desk = Desk(store, raw={**BASE_RAW, "renotify_max": None})
+    desk.open_ticket("P1")
+
+    sweep_every(desk, timedelta(minutes=30), at(15), at(15 + 30 * 9))
+
+    assert renotify_markers(desk, "first_response") == [str(n) for n in range(1, 10)]
+
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+JAKARTA_RAW = {**BASE_RAW, "calendars": {"enterprise": "jakarta"}}
+JAKARTA_SPECS = parse_calendars(
+    {"jakarta": {"timezone": "Asia/Jakarta", "hours": {"mon-fri": "08:00-17:00"}}}
+)
+
+
+def test_business_hours_renotification_waits_for_the_morning(store):
+    monday = datetime(2024, 5, 6, 16, 0, tzinfo=JAKARTA)
+    desk = Desk(store)
+    desk.policy = parse_sla_config(JAKARTA_RAW, calendar_specs=JAKARTA_SPECS)
+    desk.open_ticket("P1", created=monday)
+
+    sweep_every(desk, timedelta(minutes=5), monday, monday + timedelta(days=2))
+
+    notes = [c for c in desk.zendesk.tickets[42].comments if not c.public]
+    local = [note.created_at.astimezone(JAKARTA) for note in notes]
+    # 17:00 itself is the last business instant of the day.
+    assert local and all(time(8) <= t.time() <= time(17) for t in local)
+    assert all(t.weekday() < 5 for t in local)
+    renotify2 = next(n for n in notes if "first_response:1:renotify2]" in n.body)
+    assert renotify2.created_at == datetime(2024, 5, 7, 8, 15, tzinfo=JAKARTA)
+    assert "Re-notification 2 of at most 6 (business time)." in renotify2.body
+
+
+def test_explain_sums_up_many_renotifications(store):
+    desk = Desk(store)
+    desk.open_ticket("P1")
+    sweep_every(desk, timedelta(minutes=5), T0, at(24 * 60))
+
+    text = explain_ticket(store, desk.zendesk, desk.policy, 42, at(24 * 60))
+
+    first, resolution = text.split("\nresolution")
+    assert "renotify1..renotify6 posted, last at 2024-05-06 13:15:00 UTC" in first
+    assert "renotify1..renotify6 posted, last at 2024-05-06 21:00:00 UTC" in resolution
+    assert "renotify3 posted" not in text
+    assert max(len(line) for line in text.splitlines()) < 200
+
+
+def test_explain_counts_covered_renotifications(store):
+    desk = Desk(store)
+    desk.open_ticket("P1")
+    desk.sweep_at(at(16))
+    desk.sweep_at(at(46))
+    desk.sweep_at(at(136))
+
+    text = explain_ticket(store, desk.zendesk, desk.policy, 42, at(140))
+
+    assert (
+        "renotify1..renotify4: 2 posted (last at 2024-05-06 12:16:00 UTC), "
+        "1 covered by a later alert"
+    ) in text
 
 
 def test_warnings_do_not_page_and_p2_breach_goes_to_team_leads(store):

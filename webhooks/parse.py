@@ -58,6 +58,8 @@ _EMPTY_LABELS = frozenset({"", "-"})
 MAX_ID = 2**63 - 1
 _MAX_ID_DIGITS = len(str(MAX_ID))
 MAX_TEXT_CHARS = 64
+# Status labels may be custom statuses named by an admin: a little more room.
+MAX_LABEL_CHARS = 128
 
 # str.isdigit() also says yes to "²", Arabic-Indic and fullwidth digits.
 _ASCII_ID = re.compile(r"[0-9]{1,19}")
@@ -266,15 +268,16 @@ def to_text(value: Any) -> str | None:
     return value.strip()
 
 
-def to_bounded_text(value: Any, name: str) -> str | None:
-    """Like to_text, but refusing text over 64 characters or not printable."""
+def to_bounded_text(value: Any, name: str, limit: int = MAX_TEXT_CHARS) -> str | None:
+    """Like to_text, but refusing text over ``limit`` characters or not printable
+    (control characters and lone surrogates cannot be stored)."""
     text = to_text(value)
     if text is None:
         return None
 
-    if len(text) > MAX_TEXT_CHARS or not text.isprintable():
+    if len(text) > limit or not text.isprintable():
         raise BadRequest(
-            f"{name} must be printable text of at most {MAX_TEXT_CHARS} characters",
+            f"{name} must be printable text of at most {limit} characters",
             field=name,
         )
 
@@ -320,7 +323,7 @@ def to_event_id(value: Any, name: str) -> str | None:
 
 def to_enum(value: Any, name: str = "value") -> str | None:
     """A status or priority in lower case ("OPEN", "Open" -> "open")."""
-    text = to_bounded_text(value, name)
+    text = to_bounded_text(value, name, MAX_LABEL_CHARS)
     if text is None or text in _EMPTY_LABELS:
         return None
 
@@ -333,6 +336,9 @@ def _scalar(value: Any, name: str) -> str | int | None:
         return to_enum(value, name)
 
     if isinstance(value, int) and not isinstance(value, bool):
-        return to_id(value, name)
+        if not 0 <= value <= MAX_ID:
+            raise BadRequest(f"{name} must be an id up to 2**63-1", field=name)
+
+        return value
 
     return None

@@ -94,6 +94,20 @@ def test_defaults_for_thresholds_pauses_and_calendar():
     assert POLICY.pause_statuses == {"pending", "hold"}
     assert POLICY.default_calendar == "24x7"
     assert POLICY.renotify_seconds["P1"] == 1800
+    assert POLICY.renotify_max == 6
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param({"renotify_max": 3}, 3, id="three"),
+        pytest.param({"renotify_max": 0}, 0, id="none-at-all"),
+        pytest.param({"renotify_max": None}, None, id="unlimited"),
+        pytest.param({}, 6, id="default"),
+    ],
+)
+def test_renotify_max_is_read(raw, expected):
+    assert parse_sla_config(raw).renotify_max == expected
 
 
 def test_severity_minutes_and_tier_overrides():
@@ -165,6 +179,24 @@ def test_chat_url_comes_from_the_named_environment_variable():
             None,
             "sla.renotify_minutes.P4: expected P1, P2 or P3",
             id="renotify",
+        ),
+        pytest.param(
+            {"renotify_max": -1},
+            None,
+            "sla.renotify_max: expected a whole number (0 or more) or null",
+            id="renotify-max-negative",
+        ),
+        pytest.param(
+            {"renotify_max": "six"},
+            None,
+            "sla.renotify_max: expected a whole number (0 or more) or null",
+            id="renotify-max-text",
+        ),
+        pytest.param(
+            {"renotify_max": True},
+            None,
+            "sla.renotify_max: expected a whole number (0 or more) or null",
+            id="renotify-max-bool",
         ),
     ],
 )
@@ -421,3 +453,152 @@ def test_acknowledgement_stops_renotification(comments, tags, acknowledged_by):
 
     assert first.acknowledged_by == acknowledged_by
     assert ("renotify1" in names) == (acknowledged_by is None)
+
+
+def renotified(clock: ClockState, policy=POLICY, **kwargs) -> list[str]:
+    points = checkpoints(clock, policy, severity="P1", **kwargs)
+    return [name for name, _ in points if name.startswith("renotify")]
+
+
+@pytest.mark.parametrize(
+    ("minutes", "expected"),
+    [
+        pytest.param(50, ["renotify1", "renotify2"], id="first-two"),
+        pytest.param(170, ["renotify4", "renotify5", "renotify6"], id="near-cap"),
+        pytest.param(200, ["renotify5", "renotify6"], id="cap-reached"),
+        pytest.param(4 * 24 * 60, [], id="four-days-later"),
+    ],
+)
+def test_renotification_stops_at_the_cap(minutes, expected):
+    first = clocks_of(ticket(), at(minutes), severity="P1")["first_response/1/1"]
+
+    assert renotified(first) == expected
+
+
+def test_zero_cap_means_no_renotification():
+    policy = parse_sla_config({"renotify_max": 0})
+    first = clocks_of(ticket(), at(100), severity="P1", policy=policy)
+
+    assert renotified(first["first_response/1/1"], policy) == []
+
+
+def test_unlimited_renotification_lists_only_around_now():
+    policy = parse_sla_config({"renotify_max": None})
+    first = clocks_of(ticket(), at(4 * 24 * 60), severity="P1", policy=policy)
+
+    points = checkpoints(first["first_response/1/1"], policy, severity="P1")
+
+    # (5760 - 15) // 30 = 191 cadences have run since the breach.
+    assert points[-3:] == [
+        ("renotify190", at(15 + 190 * 30)),
+        ("renotify191", at(15 + 191 * 30)),
+        ("renotify192", at(15 + 192 * 30)),
+    ]
+
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+JAKARTA_SPECS = parse_calendars(
+    {"jakarta": {"timezone": "Asia/Jakarta", "hours": {"mon-fri": "08:00-17:00"}}}
+)
+JAKARTA_POLICY = parse_sla_config(
+    {"calendars": {"enterprise": "jakarta"}}, calendar_specs=JAKARTA_SPECS
+)
+
+
+@pytest.mark.parametrize(
+    ("created", "as_of", "expected"),
+    [
+        pytest.param(
+            datetime(2024, 5, 6, 16, 0, tzinfo=JAKARTA),
+            datetime(2024, 5, 6, 23, 0, tzinfo=JAKARTA),
+            [
+                ("renotify1", datetime(2024, 5, 6, 16, 45, tzinfo=JAKARTA)),
+                ("renotify2", datetime(2024, 5, 7, 8, 15, tzinfo=JAKARTA)),
+            ],
+            id="overnight",
+        ),
+        pytest.param(
+            datetime(2024, 5, 10, 16, 0, tzinfo=JAKARTA),
+            datetime(2024, 5, 11, 12, 0, tzinfo=JAKARTA),
+            [
+                ("renotify1", datetime(2024, 5, 10, 16, 45, tzinfo=JAKARTA)),
+                ("renotify2", datetime(2024, 5, 13, 8, 15, tzinfo=JAKARTA)),
+            ],
+            id="over-the-weekend",
+        ),
+        pytest.param(
+            datetime(2024, 5, 7, 8, 0, tzinfo=JAKARTA),
+            datetime(2024, 5, 7, 9, 20, tzinfo=JAKARTA),
+            [
+                ("renotify1", datetime(2024, 5, 7, 8, 45, tzinfo=JAKARTA)),
+                ("renotify2", datetime(2024, 5, 7, 9, 15, tzinfo=JAKARTA)),
+                ("renotify3", datetime(2024, 5, 7, 9, 45, tzinfo=JAKARTA)),
+            ],
+            id="within-the-day",
+        ),
+    ],
+)
+def test_business_time_renotification_skips_closed_hours(created, as_of, expected):
+    calendars = build_calendars(JAKARTA_SPECS)
+    first = clocks_of(
+        ticket(created=created),
+        as_of,
+        severity="P1",
+        policy=JAKARTA_POLICY,
+        calendars=calendars,
+    )["first_response/1/1"]
+
+    points = checkpoints(first, JAKARTA_POLICY, severity="P1", calendars=calendars)
+
+    assert [p for p in points if p[0].startswith("renotify")] == expected
+
+
+def test_renotification_calendar_is_built_from_the_policy_when_not_given():
+    created = datetime(2024, 5, 6, 16, 0, tzinfo=JAKARTA)
+    first = clocks_of(
+        ticket(created=created),
+        datetime(2024, 5, 6, 23, 0, tzinfo=JAKARTA),
+        severity="P1",
+        policy=JAKARTA_POLICY,
+        calendars=build_calendars(JAKARTA_SPECS),
+    )["first_response/1/1"]
+
+    points = dict(checkpoints(first, JAKARTA_POLICY, severity="P1"))
+
+    assert points["renotify2"] == datetime(2024, 5, 7, 8, 15, tzinfo=JAKARTA)
+
+
+def test_calendar_time_metric_renotifies_at_night():
+    policy = parse_sla_config(
+        {
+            "calendars": {"enterprise": "jakarta"},
+            "business_time": {"resolution": False},
+        },
+        calendar_specs=JAKARTA_SPECS,
+    )
+    created = datetime(2024, 5, 6, 16, 0, tzinfo=JAKARTA)
+    resolution = clocks_of(
+        ticket(created=created),
+        datetime(2024, 5, 7, 0, 50, tzinfo=JAKARTA),
+        severity="P1",
+        policy=policy,
+        calendars=build_calendars(JAKARTA_SPECS),
+    )["resolution/1/1"]
+
+    points = dict(checkpoints(resolution, policy, severity="P1"))
+
+    # 8 h of calendar time: breach at 00:00, then every 30 minutes.
+    assert points["breach"] == datetime(2024, 5, 7, 0, 0, tzinfo=JAKARTA)
+    assert points["renotify1"] == datetime(2024, 5, 7, 0, 30, tzinfo=JAKARTA)
+    assert points["renotify2"] == datetime(2024, 5, 7, 1, 0, tzinfo=JAKARTA)
+
+
+def test_paused_time_does_not_count_towards_renotification():
+    facts = ticket(changes=((at(20), "pending"), (at(120), "open")))
+
+    first = clocks_of(facts, at(130), severity="P1")["first_response/1/1"]
+    points = dict(checkpoints(first, POLICY, severity="P1"))
+
+    # 20 running minutes before the pause, 25 after it: 15 + 30 in all.
+    assert points["breach"] == at(15)
+    assert points["renotify1"] == at(145)

@@ -236,7 +236,7 @@ DEEP = b'{"ticket_id": "5", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
         ),
         (_trigger(ticket_updated_at="next tuesday"), "ticket_updated_at"),
         (_trigger(requester_id=2**64), "requester_id"),
-        (_trigger(status="x" * 65), "status"),
+        (_trigger(status="x" * 129), "status"),
         (_event({"id": "5"}, id="e" * 65), "id"),
         (_event({"id": "5"}, time="\ud800"), "time"),
         (
@@ -245,6 +245,14 @@ DEEP = b'{"ticket_id": "5", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
         ),
         (_event({"id": str(2**63)}), "detail.id"),
         (_event({}, subject="zen:ticket:" + "9" * 30), "subject"),
+        (
+            _event(
+                {"id": "5"},
+                type="zen:event-type:ticket.group_assignment_changed",
+                event={"previous": 1, "current": 2**64},
+            ),
+            "event.current",
+        ),
     ],
     ids=[
         "ticket-id-2**63",
@@ -265,6 +273,7 @@ DEEP = b'{"ticket_id": "5", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
         "detail-updated-at-nul",
         "detail-id-2**63",
         "subject-id-30-digits",
+        "changed-group-2**64",
     ],
 )
 def test_odd_signed_bodies_get_400_naming_the_field(post, store, body, field):
