@@ -345,11 +345,18 @@ def _summary(
 
 
 def _sample_ticket(runtime: Any, ticket_ids: list[int]) -> int | None:
-    """A P1 VIP ticket if there is one, else any VIP ticket."""
+    """The most severe ticket of the best tier (ties: the first replayed)."""
     states = {t: runtime.store.get_ticket(t) or {} for t in ticket_ids}
     vip = [t for t, state in states.items() if state.get("vip")]
-    p1 = [t for t in vip if states[t].get("severity") == "P1"]
-    return (p1 or vip or [None])[0]
+    if not vip:
+        return None
+
+    def rank(ticket_id: int) -> tuple[str, int]:
+        state = states[ticket_id]
+        tier = runtime.policy.tier(state.get("tier"))
+        return str(state.get("severity")), tier.rank if tier else 99
+
+    return min(vip, key=rank)
 
 
 def _decision_note(stack: LocalStack, ticket_id: int) -> str:
