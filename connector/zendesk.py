@@ -179,6 +179,61 @@ class ZendeskConnector:
         )
         return parse_time(audit.ticket.to_dict()["updated_at"])
 
+    def fetch_satisfaction(
+        self, start: datetime, end: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Satisfaction ratings (legacy CSAT) created from ``start`` to ``end``.
+
+        One plain dict per ticket, ``{ticket_id, score, created_at}``, sorted by
+        ticket id; a ticket listed twice keeps its latest rating. Scores are
+        Zendesk's: good, bad, offered (asked, no answer yet), unoffered. The
+        rating's comment is customer text and is never read. Zendesk lists
+        ratings to admins only: an agent's token gets AuthFailed.
+        """
+        # Naive datetimes are taken as UTC; the API counts whole epoch seconds.
+        start = parse_time(iso_utc(start))
+        end = parse_time(iso_utc(end)) if end is not None else None
+        raw = self._call(
+            "satisfaction_ratings",
+            int(start.timestamp()),
+            lambda: self._list_satisfaction(start, end),
+        )
+
+        return [
+            {
+                "ticket_id": ticket_id,
+                "score": str(rating.get("score") or "").lower(),
+                "created_at": parse_time(rating["created_at"]),
+            }
+            for ticket_id, rating in sorted(self._latest_per_ticket(raw).items())
+        ]
+
+    def _list_satisfaction(
+        self, start: datetime, end: datetime | None
+    ) -> list[dict[str, Any]]:
+        # Not one of the APIs `_call` refreshes: its 429 budget is reset here.
+        api = self._client.satisfaction_ratings
+        api.ratelimit_budget = int(self._settings.ratelimit_budget)
+        return [r.to_dict() for r in api(start_time=start, end_time=end)]
+
+    @staticmethod
+    def _latest_per_ticket(
+        ratings: list[dict[str, Any]],
+    ) -> dict[int, dict[str, Any]]:
+        """Each ticket's most recently updated rating; unusable records dropped."""
+        latest: dict[int, tuple[datetime, dict[str, Any]]] = {}
+        for rating in ratings:
+            if rating.get("ticket_id") is None or not rating.get("created_at"):
+                continue
+
+            ticket_id = int(rating["ticket_id"])
+            stamp = parse_time(rating.get("updated_at") or rating["created_at"])
+            kept = latest.get(ticket_id)
+            if kept is None or stamp >= kept[0]:
+                latest[ticket_id] = (stamp, rating)
+
+        return {ticket_id: rating for ticket_id, (_, rating) in latest.items()}
+
     def _fetch_requester(self, user_id: int | None) -> Requester:
         if user_id is None:
             return Requester(id=0)

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from rules.config import PolicyError
 from sidecar.errors import SidecarError
@@ -78,10 +79,17 @@ def _parser() -> argparse.ArgumentParser:
     explain.set_defaults(func=_sla_explain)
 
     report = sub.add_parser(
-        "report", help="first response, resolution, SLA per tier and account"
+        "report",
+        help="first response, resolution, SLA compliance and CSAT per tier and account",
     )
     _add_config_args(report)
     report.add_argument("--json", action="store_true", dest="as_json")
+    report.add_argument(
+        "--since",
+        type=float,
+        metavar="DAYS",
+        help="also read Zendesk's satisfaction ratings of the last DAYS days (CSAT)",
+    )
     report.set_defaults(func=_report)
 
     _add_sandbox_parser(sub)
@@ -215,7 +223,19 @@ def _report(args: argparse.Namespace) -> int:
     from sidecar.report import build_report, render_report
 
     _, store = _store(args)
-    report = build_report(store)
+    ratings = None
+    if args.since is not None:
+        from connector.zendesk import ZendeskConnector
+        from sidecar.clock import SystemClock
+        from sidecar.report import fetch_ratings
+        from sidecar.runtime import zendesk_settings
+
+        zendesk = ZendeskConnector(zendesk_settings(_load(args)))
+        ratings = fetch_ratings(
+            zendesk, timedelta(days=args.since), SystemClock().now()
+        )
+
+    report = build_report(store, ratings)
     print(json.dumps(report, indent=2) if args.as_json else render_report(report))
     return 0
 

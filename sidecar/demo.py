@@ -175,6 +175,7 @@ def run_demo(
         stack.drain()
         answered = _agents_answer(stack, ticket_ids)
         alerts = _advance_and_sweep(stack)
+        _solve_and_rate(stack, answered)
         print(_summary(stack, ticket_ids, answered, alerts))
         if keep_running:
             _keep_running(stack)
@@ -297,6 +298,19 @@ def _advance_and_sweep(stack: LocalStack) -> Counter:
     return totals
 
 
+def _solve_and_rate(stack: LocalStack, answered: set[int]) -> None:
+    """Agents solve the answered tickets; their requesters rate the service
+    (bad where they had been frustrated), as the CSAT survey would."""
+    store = stack.runtime.store
+    for ticket_id in sorted(answered):
+        stack.sandbox.agent_reply(ticket_id, "This is fixed now.", status="solved")
+        frustrated = (
+            (store.get_ticket(ticket_id) or {}).get("frustration") or 0
+        ) >= 0.5
+        stack.sandbox.rate_ticket(ticket_id, "bad" if frustrated else "good")
+    stack.drain()
+
+
 def _summary(
     stack: LocalStack,
     ticket_ids: list[int],
@@ -304,7 +318,7 @@ def _summary(
     alerts: Counter,
 ) -> str:
     from sidecar.explain import explain_ticket
-    from sidecar.report import demo_figures
+    from sidecar.report import build_report, demo_figures, fetch_ratings, render_report
 
     runtime, work = stack.runtime, stack.work
     figures = demo_figures(runtime, stack.sandbox, ticket_ids)
@@ -333,6 +347,9 @@ def _summary(
                 calendars=runtime.calendars,
             )
         )
+    lines += ["", "--- vip-sidecar report --since 1 ---"]
+    ratings = fetch_ratings(runtime.zendesk, timedelta(days=1), stack.clock.now())
+    lines.append(render_report(build_report(runtime.store, ratings)))
     lines += ["", "Inspect afterwards (the store stays in " + str(work) + "):"]
     lines.append(f"  .venv/bin/vip-sidecar report --config {work}/config.yaml")
     lines.append(f"  .venv/bin/vip-sidecar inbox --config {work}/config.yaml")

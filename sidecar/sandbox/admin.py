@@ -123,6 +123,15 @@ def set_status() -> Response:
     return _json({"ticket": ticket})
 
 
+@bp.post("/satisfaction_ratings")
+def rate_ticket() -> Response:
+    data = _body()
+    rating = _sandbox().rate_ticket(
+        int(data["ticket_id"]), data["score"], data.get("comment") or ""
+    )
+    return _json({"satisfaction_rating": rating}, 201)
+
+
 def _body() -> dict[str, Any]:
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):

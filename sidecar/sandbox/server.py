@@ -26,7 +26,7 @@ from sidecar.clock import Clock, SystemClock
 from sidecar.sandbox import admin, desk, salesforce_api, zendesk_api
 from sidecar.sandbox.desk import Change
 from sidecar.sandbox.seed import default_seed
-from sidecar.sandbox.state import Fault, SandboxState
+from sidecar.sandbox.state import Fault, SandboxState, format_time
 from sidecar.sandbox.tls import make_self_signed
 from sidecar.sandbox.webhooks import WebhookSender, render_events, render_trigger
 
@@ -37,6 +37,8 @@ ZENDESK_RATE_LIMIT = 700
 TICKET_UPDATE_LIMIT = 100
 SF_DAILY_LIMIT = 15000
 RATE_LIMIT_TEXT = "Number of allowed API requests per minute exceeded"
+RATING_SCORES = ("good", "bad", "offered", "unoffered")
+RATED_STATUSES = ("solved", "closed")
 
 
 @dataclass
@@ -58,6 +60,7 @@ class SandboxConfig:
     sf_token_lifetime: float = 7200.0
     sf_page_size: int = 2
     audits_page_size: int = 100
+    ratings_page_size: int = 100
     duplicate_delivery_rate: float = 0.0
     random_seed: int = 0
     webhook_timeout: float = 12.0
@@ -271,6 +274,56 @@ class Sandbox:
             audits = [dict(a) for a in self.state.audits.get(ticket_id, [])]
 
         return {"ticket": ticket, "comments": comments, "audits": audits}
+
+    def rate_ticket(
+        self, ticket_id: int, score: str, comment: str = ""
+    ) -> dict[str, Any]:
+        """The requester rates the ticket (legacy CSAT); a new rating replaces it.
+
+        good and bad need a solved or closed ticket, as in Zendesk; offered and
+        unoffered record the survey's state. Returns the rating (a copy).
+        """
+        if score not in RATING_SCORES:
+            raise ValueError(f"score must be one of {RATING_SCORES}, not {score!r}")
+
+        now = format_time(self.now())
+        with self.state.lock:
+            ticket = desk.get_ticket(self.state, ticket_id)
+            if score in ("good", "bad") and ticket["status"] not in RATED_STATUSES:
+                raise desk.ApiError(
+                    422,
+                    {"error": "RecordInvalid", "description": "Ticket is not solved"},
+                )
+
+            rating = self.state.satisfaction_ratings.get(ticket_id)
+            if rating is None:
+                rating = self._new_rating(ticket, now)
+                self.state.satisfaction_ratings[ticket_id] = rating
+
+            rating.update(score=score, comment=comment, updated_at=now)
+            ticket["satisfaction_rating"] = {
+                "id": rating["id"],
+                "score": score,
+                "comment": comment,
+            }
+            return dict(rating)
+
+    def _new_rating(self, ticket: dict[str, Any], now: str) -> dict[str, Any]:
+        rating_id = self.state.new_id()
+        return {
+            "id": rating_id,
+            "url": f"{self.url}/api/v2/satisfaction_ratings/{rating_id}.json",
+            "assignee_id": ticket.get("assignee_id"),
+            "group_id": ticket.get("group_id"),
+            "requester_id": ticket["requester_id"],
+            "ticket_id": ticket["id"],
+            "score": "unoffered",
+            "comment": "",
+            "reason": "",
+            "reason_id": None,
+            "created_at": now,
+            "updated_at": now,
+        }
 
     def calls(self) -> dict[str, int]:
         with self.state.lock:

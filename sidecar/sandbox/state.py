@@ -65,6 +65,8 @@ class SandboxState:
     tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     audits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # Legacy CSAT: at most one rating per ticket, keyed by ticket id.
+    satisfaction_ratings: dict[int, dict[str, Any]] = field(default_factory=dict)
     sf_users: dict[str, dict[str, Any]] = field(default_factory=dict)
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -97,6 +99,7 @@ class SandboxState:
             }
             self.groups = {int(g["id"]): dict(g) for g in zendesk.get("groups", [])}
             self.tickets, self.comments, self.audits = {}, {}, {}
+            self.satisfaction_ratings = {}
             self._pick_api_user(zendesk, api_user_email)
 
             self.sf_users = _by_id(salesforce.get("users", []))
@@ -184,6 +187,7 @@ class SandboxState:
                 "groups": list(self.groups.values()),
                 "tickets": list(self.tickets.values()),
                 "comments": {str(k): v for k, v in self.comments.items()},
+                "satisfaction_ratings": list(self.satisfaction_ratings.values()),
                 "salesforce": {
                     "users": list(self.sf_users.values()),
                     "accounts": list(self.accounts.values()),

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from sidecar.sandbox.desk import ApiError, create_ticket, get_ticket, update_ticket
+from sidecar.sandbox.state import parse_time
 
 if TYPE_CHECKING:
     from sidecar.sandbox.server import Sandbox
@@ -31,7 +32,14 @@ ROUTES = {
     "zendesk.list_comments": "GET comments",
     "zendesk.put_ticket": "PUT ticket",
     "zendesk.post_ticket": "POST tickets",
+    "zendesk.list_satisfaction_ratings": "GET satisfaction_ratings",
 }
+
+# Paging parameters; every other query parameter (a filter) is carried over
+# into the next and previous page links, as Zendesk does.
+PAGING_ARGS = frozenset(
+    {"page", "per_page", "page[size]", "page[after]", "page[before]"}
+)
 
 AUTH_FAILED = {"error": "Couldn't authenticate you"}
 
@@ -130,6 +138,37 @@ def list_comments(ticket_id: int) -> Response:
     return _json(_page("comments", comments))
 
 
+@bp.get("/satisfaction_ratings")
+@bp.get("/satisfaction_ratings.json")
+def list_satisfaction_ratings() -> Response:
+    """Legacy CSAT ratings, oldest first, filtered by score and creation time."""
+    sandbox = _sandbox()
+    start = _int_arg("start_time", 0)
+    end = _int_arg("end_time", 2**62)
+    wanted = _scores(request.args.get("score"))
+    with sandbox.state.lock:
+        ratings = [dict(r) for r in sandbox.state.satisfaction_ratings.values()]
+
+    ratings = [
+        r
+        for r in ratings
+        if start <= int(parse_time(r["created_at"]).timestamp()) <= end
+        and (wanted is None or r["score"] in wanted)
+    ]
+    ratings.sort(key=lambda r: (r["created_at"], r["id"]))
+    limit = sandbox.config.ratings_page_size
+    return _json(_page("satisfaction_ratings", ratings, limit))
+
+
+def _scores(score: str | None) -> frozenset[str] | None:
+    if not score:
+        return None
+
+    # Suffixes select by comment; the sandbox keeps the score part only.
+    base = score.removesuffix("_with_comment").removesuffix("_without_comment")
+    return frozenset({"good", "bad"}) if base == "received" else frozenset({base})
+
+
 @bp.put("/tickets/<int:ticket_id>.json")
 def put_ticket(ticket_id: int) -> Response:
     sandbox = _sandbox()
@@ -152,9 +191,11 @@ def post_ticket() -> Response:
     return _json({"ticket": ticket, "audit": audit}, 201)
 
 
-def _page(key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+def _page(
+    key: str, items: list[dict[str, Any]], limit: int | None = None
+) -> dict[str, Any]:
     """One page of ``items``: cursor style for ``page[size]``, else offset style."""
-    limit = _sandbox().config.audits_page_size
+    limit = limit or _sandbox().config.audits_page_size
     if "page[size]" in request.args:
         return _cursor_page(key, items, limit)
 
@@ -187,7 +228,8 @@ def _cursor_page(key: str, items: list[dict[str, Any]], limit: int) -> dict[str,
 
 def _page_url(**params: Any) -> str:
     base = f"{_sandbox().url}{request.path}"
-    return f"{base}?{urlencode(params)}"
+    filters = {k: v for k, v in request.args.items() if k not in PAGING_ARGS}
+    return f"{base}?{urlencode({**filters, **params})}"
 
 
 def _encode_cursor(offset: int) -> str:

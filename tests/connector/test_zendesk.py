@@ -13,6 +13,7 @@ import pytest
 import responses
 
 from connector.errors import (
+    AuthFailed,
     NotFound,
     RateLimited,
     Rejected,
@@ -514,3 +515,223 @@ def test_missing_token_is_a_config_error() -> None:
 )
 def test_classify_call(method: str, path: str, key: str) -> None:
     assert classify_call(method, path) == key
+
+
+# -- satisfaction ratings (legacy CSAT) ----------------------------------------
+
+# zenpy asks without ".json"; Zendesk answers both spellings.
+RATINGS_URL = f"{API}/satisfaction_ratings"
+SINCE = datetime(2025, 3, 1, tzinfo=UTC)
+UNTIL = datetime(2025, 3, 31, tzinfo=UTC)
+CUSTOMER_TEXT = "Jane here: the payroll outage cost us a day"
+
+
+def rating(
+    rating_id: int,
+    ticket_id: int,
+    score: str,
+    created: str = "2025-03-10T09:00:00Z",
+    updated: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": rating_id,
+        "url": f"{API}/satisfaction_ratings/{rating_id}.json",
+        "assignee_id": 99,
+        "group_id": 360001,
+        "requester_id": REQUESTER_ID,
+        "ticket_id": ticket_id,
+        "score": score,
+        "comment": CUSTOMER_TEXT,
+        "reason": "",
+        "created_at": created,
+        "updated_at": updated or created,
+    }
+
+
+def test_fetch_satisfaction_follows_cursor_pages_and_maps_fields() -> None:
+    second_url = f"{RATINGS_URL}?page%5Bsize%5D=100&page%5Bafter%5D=abc"
+    first = {
+        "satisfaction_ratings": [rating(1, 11, "good"), rating(2, 12, "offered")],
+        "meta": {"has_more": True, "after_cursor": "abc", "before_cursor": "x"},
+        "links": {"next": second_url, "prev": None},
+    }
+    second = {
+        "satisfaction_ratings": [rating(3, 13, "bad", "2025-03-11T10:30:00Z")],
+        "meta": {"has_more": False, "after_cursor": "def", "before_cursor": "abc"},
+        "links": {"next": None, "prev": None},
+    }
+    connector = make_connector()
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        pages = [second, first]
+        rsps.add_callback(
+            responses.GET,
+            RATINGS_URL,
+            callback=lambda request: (200, {}, json.dumps(pages.pop())),
+        )
+
+        ratings = connector.fetch_satisfaction(SINCE, UNTIL)
+
+        params = [call.request.params for call in rsps.calls]
+
+    assert ratings == [
+        {
+            "ticket_id": 11,
+            "score": "good",
+            "created_at": datetime(2025, 3, 10, 9, tzinfo=UTC),
+        },
+        {
+            "ticket_id": 12,
+            "score": "offered",
+            "created_at": datetime(2025, 3, 10, 9, tzinfo=UTC),
+        },
+        {
+            "ticket_id": 13,
+            "score": "bad",
+            "created_at": datetime(2025, 3, 11, 10, 30, tzinfo=UTC),
+        },
+    ]
+    assert params[0] == {
+        "start_time": str(int(SINCE.timestamp())),
+        "end_time": str(int(UNTIL.timestamp())),
+        "page[size]": "100",
+    }
+    assert params[1]["page[after]"] == "abc"
+    assert connector.calls["GET satisfaction_ratings"] == 2
+
+
+def test_fetch_satisfaction_follows_offset_next_page() -> None:
+    first = {
+        "satisfaction_ratings": [rating(1, 11, "bad")],
+        "next_page": f"{RATINGS_URL}?page=2",
+        "previous_page": None,
+        "count": 2,
+    }
+    second = {
+        "satisfaction_ratings": [rating(2, 12, "good")],
+        "next_page": None,
+        "previous_page": f"{RATINGS_URL}?page=1",
+        "count": 2,
+    }
+    connector = make_connector()
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.add_callback(
+            responses.GET,
+            RATINGS_URL,
+            callback=lambda request: (
+                200,
+                {},
+                json.dumps(second if "page=2" in request.url else first),
+            ),
+        )
+
+        ratings = connector.fetch_satisfaction(SINCE)
+
+        first_params = rsps.calls[0].request.params
+
+    assert [(r["ticket_id"], r["score"]) for r in ratings] == [
+        (11, "bad"),
+        (12, "good"),
+    ]
+    assert "end_time" not in first_params
+
+
+def test_fetch_satisfaction_keeps_a_tickets_latest_rating_and_no_comment() -> None:
+    body = {
+        "satisfaction_ratings": [
+            rating(2, 11, "bad", "2025-03-10T09:00:00Z", "2025-03-12T08:00:00Z"),
+            rating(1, 11, "good", "2025-03-10T09:00:00Z", "2025-03-10T09:05:00Z"),
+            {**rating(3, 12, "good"), "ticket_id": None},
+        ],
+        "meta": {"has_more": False},
+        "links": {"next": None},
+    }
+    connector = make_connector()
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.get(RATINGS_URL, json=body)
+
+        ratings = connector.fetch_satisfaction(SINCE, UNTIL)
+
+    assert [(r["ticket_id"], r["score"]) for r in ratings] == [(11, "bad")]
+    assert set(ratings[0]) == {"ticket_id", "score", "created_at"}
+    assert CUSTOMER_TEXT not in repr(ratings)
+
+
+def test_fetch_satisfaction_takes_naive_times_as_utc() -> None:
+    connector = make_connector()
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.get(RATINGS_URL, json={"satisfaction_ratings": [], "next_page": None})
+
+        assert connector.fetch_satisfaction(datetime(2025, 3, 1)) == []
+
+        sent = rsps.calls[0].request.params
+
+    assert sent["start_time"] == str(int(SINCE.timestamp()))
+
+
+def test_fetch_satisfaction_waits_on_429_with_a_fresh_budget_each_call() -> None:
+    connector = make_connector(ratelimit_budget=2)
+    empty = {"satisfaction_ratings": [], "meta": {"has_more": False}, "links": {}}
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        for _ in range(2):
+            rsps.get(RATINGS_URL, status=429, headers={"Retry-After": "1"}, json={})
+            rsps.get(RATINGS_URL, json=empty)
+
+        assert connector.fetch_satisfaction(SINCE) == []
+        assert connector.fetch_satisfaction(SINCE) == []
+
+    assert connector.calls["GET satisfaction_ratings"] == 4
+
+
+def test_fetch_satisfaction_429_on_a_later_page_raises_rate_limited() -> None:
+    first = {
+        "satisfaction_ratings": [rating(1, 11, "good")],
+        "meta": {"has_more": True},
+        "links": {"next": f"{RATINGS_URL}?page%5Bafter%5D=abc"},
+    }
+    connector = make_connector(ratelimit_budget=1)
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.get(RATINGS_URL, json=first)
+        rsps.get(
+            RATINGS_URL,
+            status=429,
+            headers={"Retry-After": "30"},
+            json={"error": "APIRateLimitExceeded"},
+        )
+
+        with pytest.raises(RateLimited) as caught:
+            connector.fetch_satisfaction(SINCE)
+
+    assert caught.value.retry_after == 30.0
+    assert caught.value.__cause__ is not None
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(403, AuthFailed), (500, UpstreamUnavailable), (400, Rejected)],
+    ids=["agent-token-forbidden", "server-error", "bad-request"],
+)
+def test_fetch_satisfaction_refusals_map_to_connector_errors(
+    status: int, error: type[Exception]
+) -> None:
+    connector = make_connector()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.get(RATINGS_URL, status=status, json={"error": "Forbidden"})
+
+        with pytest.raises(error):
+            connector.fetch_satisfaction(SINCE)
+
+
+def test_fetch_satisfaction_logs_no_customer_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    body = {"satisfaction_ratings": [rating(1, 11, "bad")], "next_page": None}
+    connector = make_connector(ratelimit_budget=1)
+    caplog.set_level(logging.DEBUG)
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.get(RATINGS_URL, status=503, json={})
+        rsps.get(RATINGS_URL, json=body)
+
+        connector.fetch_satisfaction(SINCE)
+
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("connector")]
+    assert not any("payroll" in text or TOKEN in text for text in ours)

@@ -124,3 +124,30 @@ def test_default_seed_covers_every_tier_and_the_awkward_cases() -> None:
         seed.GROUP_GENERAL,
         seed.GROUP_ESCALATIONS,
     }
+
+
+def test_admin_rates_a_solved_ticket(sandbox: Sandbox) -> None:
+    admin = tls_session(sandbox)
+    ticket_id = sandbox.create_ticket("evan@globex.example", "Export", "Broken")
+    url = f"{sandbox.url}/_sandbox/satisfaction_ratings"
+
+    too_early = admin.post(url, json={"ticket_id": ticket_id, "score": "good"})
+    sandbox.set_status(ticket_id, "solved")
+    rated = admin.post(url, json={"ticket_id": ticket_id, "score": "good"})
+    unknown = admin.post(url, json={"ticket_id": ticket_id, "score": "meh"})
+    state = admin.get(f"{sandbox.url}/_sandbox/state").json()
+
+    assert too_early.status_code == 422
+    assert rated.status_code == 201
+    assert rated.json()["satisfaction_rating"]["ticket_id"] == ticket_id
+    assert unknown.status_code == 400
+    assert [r["score"] for r in state["satisfaction_ratings"]] == ["good"]
+
+
+def test_loading_a_seed_forgets_ratings(sandbox: Sandbox) -> None:
+    ticket_id = sandbox.create_ticket("evan@globex.example", "Export", "Broken")
+    sandbox.rate_ticket(ticket_id, "offered")
+
+    sandbox.load_seed(default_seed())
+
+    assert sandbox.state.satisfaction_ratings == {}

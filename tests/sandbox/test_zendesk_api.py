@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from zenpy.lib.api_objects import Comment, Ticket
 from zenpy.lib.exception import APIException, RecordNotFoundException
 
+from connector.zendesk import ZendeskConnector, ZendeskSettings
 from sidecar.sandbox import Sandbox, SandboxConfig, seed
+from sidecar.sandbox.desk import ApiError
 from tests.sandbox.conftest import tls_session, zenpy_client
 
 pytestmark = pytest.mark.e2e
@@ -255,3 +257,112 @@ def test_create_ticket_names_a_new_requester(sandbox: Sandbox) -> None:
     requester_id = sandbox.ticket(ticket_id)["ticket"]["requester_id"]
     requester = zenpy_client(sandbox).users(id=requester_id)
     assert (requester.name, requester.organization_id) == ("Rudi", seed.ORG_SINAR_JAYA)
+
+
+# -- satisfaction ratings (legacy CSAT) ----------------------------------------
+
+MARCH = datetime(2025, 3, 10, 9, tzinfo=UTC)
+
+
+def connector_for(sandbox: Sandbox) -> ZendeskConnector:
+    settings = ZendeskSettings(
+        subdomain="sandbox",
+        email=sandbox.config.api_user_email,
+        token=sandbox.config.api_token,
+        base_url=sandbox.url,
+        ca_bundle=sandbox.ca_file,
+        ratelimit_budget=5,
+    )
+    return ZendeskConnector(settings)
+
+
+def solved_ticket(sandbox: Sandbox, subject: str) -> int:
+    ticket_id = sandbox.create_ticket(PLATINUM_EMAIL, subject, "Please help")
+    sandbox.set_status(ticket_id, "solved")
+    return ticket_id
+
+
+def test_connector_reads_ratings_across_cursor_pages() -> None:
+    clock = FrozenClock(MARCH)
+    config = SandboxConfig(ratings_page_size=2)
+    with Sandbox(config, clock) as sandbox:
+        rated = {}
+        for hours, score in enumerate(["good", "bad", "offered", "good"]):
+            clock.moment = MARCH + timedelta(hours=hours)
+            ticket_id = solved_ticket(sandbox, f"Case {hours}")
+            sandbox.rate_ticket(ticket_id, score, comment="Jane: payroll fixed")
+            rated[ticket_id] = score
+
+        window_end = MARCH + timedelta(hours=2)
+        ratings = connector_for(sandbox).fetch_satisfaction(MARCH, window_end)
+        calls = sandbox.calls()["GET satisfaction_ratings"]
+
+    first_three = list(rated.items())[:3]
+    assert [(r["ticket_id"], r["score"]) for r in ratings] == first_three
+    assert ratings[1]["created_at"] == MARCH + timedelta(hours=1)
+    assert all(set(r) == {"ticket_id", "score", "created_at"} for r in ratings)
+    assert calls == 2
+
+
+def test_rating_again_replaces_the_tickets_rating(sandbox: Sandbox) -> None:
+    ticket_id = solved_ticket(sandbox, "Slow")
+
+    first = sandbox.rate_ticket(ticket_id, "bad")
+    second = sandbox.rate_ticket(ticket_id, "good", comment="Thanks")
+    ticket = sandbox.ticket(ticket_id)["ticket"]
+
+    assert second["id"] == first["id"]
+    assert second["score"] == "good"
+    assert len(sandbox.state.satisfaction_ratings) == 1
+    assert ticket["satisfaction_rating"] == {
+        "id": first["id"],
+        "score": "good",
+        "comment": "Thanks",
+    }
+
+
+def test_an_open_ticket_cannot_be_rated_good(sandbox: Sandbox) -> None:
+    ticket_id = sandbox.create_ticket(PLATINUM_EMAIL, "Down", "Down")
+
+    with pytest.raises(ApiError) as caught:
+        sandbox.rate_ticket(ticket_id, "good")
+    offered = sandbox.rate_ticket(ticket_id, "offered")
+
+    assert caught.value.status == 422
+    assert offered["score"] == "offered"
+    with pytest.raises(ValueError, match="score"):
+        sandbox.rate_ticket(ticket_id, "great")
+
+
+def test_ratings_offset_pages_keep_filters_on_the_sandbox_host(
+    sandbox: Sandbox,
+) -> None:
+    for subject in ("One", "Two", "Three"):
+        sandbox.rate_ticket(solved_ticket(sandbox, subject), "good")
+    sandbox.rate_ticket(solved_ticket(sandbox, "Four"), "bad")
+    session = tls_session(sandbox)
+    session.auth = (f"{sandbox.config.api_user_email}/token", sandbox.config.api_token)
+    url = f"{sandbox.url}/api/v2/satisfaction_ratings.json"
+
+    first = session.get(url, params={"score": "good", "per_page": 2}).json()
+    second = session.get(first["next_page"]).json()
+    received = session.get(url, params={"score": "received"}).json()
+
+    assert first["next_page"].startswith(url)
+    assert "score=good" in first["next_page"]
+    assert [r["score"] for r in first["satisfaction_ratings"]] == ["good", "good"]
+    assert [r["score"] for r in second["satisfaction_ratings"]] == ["good"]
+    assert second["next_page"] is None
+    assert received["count"] == 4
+
+
+def test_connector_waits_out_a_429_on_ratings(sandbox: Sandbox) -> None:
+    sandbox.rate_ticket(solved_ticket(sandbox, "Down"), "bad")
+    sandbox.inject_fault("GET satisfaction_ratings", status=429, retry_after=1)
+
+    ratings = connector_for(sandbox).fetch_satisfaction(
+        datetime(2000, 1, 1, tzinfo=UTC)
+    )
+
+    assert [r["score"] for r in ratings] == ["bad"]
+    assert sandbox.calls()["GET satisfaction_ratings"] == 2
