@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from connector.errors import NotFound, UpdateConflict
+from connector.errors import UpdateConflict
 from rules.config import Policy
 from rules.decide import WritePlan, decide, note_key, plan_write
 from rules.frustration import apply_frustration, score_frustration
@@ -28,10 +28,20 @@ from rules.model import (
 )
 from rules.severity import TriagePolicy, classify_severity
 from rules.vip import classify_tier
+from sidecar.errors import SidecarError
 
 log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 3
+
+
+class CrmUnavailable(SidecarError):
+    """The CRM failed and nothing else recognised the ticket; retried later."""
+
+    code = "crm_unavailable"
+    http_status = 503
+    transient = True
+    retry_after = 60.0
 
 
 class Pipeline:
@@ -68,10 +78,6 @@ class Pipeline:
             try:
                 self.process(ticket_id)
                 return
-            except NotFound:
-                # Deleted (or merged away) since the event: nothing left to do.
-                log.warning("ticket %s: not found in Zendesk; event dropped", ticket_id)
-                return
             except UpdateConflict:
                 log.warning(
                     "ticket %s: update conflict, re-reading (%d)", ticket_id, attempt
@@ -85,6 +91,10 @@ class Pipeline:
         account = self._account(ticket, now)
         tier = classify_tier(ticket, account, self.policy)
         state = self.store.get_ticket(ticket_id) or {}
+
+        if tier.tier is None and account is not None and account.lookup == "error":
+            # Only the CRM could still make this a VIP: decide when it answers.
+            raise CrmUnavailable(f"ticket {ticket_id}: CRM unreachable, not decided")
 
         if tier.tier is None:
             return self._not_vip(ticket, account, state, now)

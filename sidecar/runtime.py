@@ -135,23 +135,19 @@ class Runtime:
         return f"{base}/agent/tickets/{ticket_id}"
 
     def sweep(self) -> dict[str, Any]:
-        """One sweep, if this process holds the lease (the scheduler's job)."""
+        """One sweep, if this process holds the lease (the scheduler's job).
+
+        Every process checks the config file first, so a changed SLA policy
+        reaches the pipeline's clocks in each process, not only the sweeper's.
+        """
+        self._reload_policy_if_changed()
         now = self.clock.now()
         ttl = max(self.policy.sweep_interval_seconds * 3, 30)
         if not self.store.acquire_lease(SWEEP_LEASE, self.holder, now, ttl):
             return {"skipped": "another process holds the sweep lease"}
 
-        self._reload_policy_if_changed()
-        result = self.sweeper.run_once()
-        self.last_sweep = result
-        log.info(
-            "sweep: %s due, %s warnings, %s breaches, %s errors",
-            result.get("due"),
-            result.get("warnings"),
-            result.get("breaches"),
-            result.get("errors"),
-        )
-        return result
+        self.last_sweep = self.sweeper.run_once()
+        return self.last_sweep
 
     def _reload_policy_if_changed(self) -> None:
         mtime = _mtime(self.settings.config_path)

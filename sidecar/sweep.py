@@ -51,6 +51,9 @@ from sidecar.clock import Clock
 
 log = logging.getLogger(__name__)
 
+# How many sweeps in a row must find a ticket missing before its clocks end.
+NOT_FOUND_CONFIRMATIONS = 3
+
 MARKER = "[vip-sidecar alert {key}]"
 ACK = "ack"
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -327,9 +330,7 @@ class Sweeper:
                 ticket_id, with_history=True, with_people=False
             )
         except NotFound:
-            log.info("sla sweep: ticket %s is gone; its clocks end", ticket_id)
-            self._forget(ticket_id, now)
-            return None
+            return self._not_found(ticket_id, rows, now)
 
         policy, calendars = self._current()
         tier, severity, account = _ticket_meta(meta or {}, rows)
@@ -402,6 +403,28 @@ class Sweeper:
             self.store.set_clock_next_check(
                 ticket_id, row["metric"], int(row["cycle"]), when
             )
+
+    def _not_found(self, ticket_id: int, rows: list[dict], now: datetime) -> None:
+        """A 404 ends the clocks only when it repeats: Zendesk can answer 404
+        for a moment (a new ticket not yet replicated, a passing fault)."""
+        misses = 1 + max(int((row.get("data") or {}).get("not_found", 0)) for row in rows)
+        if misses < NOT_FOUND_CONFIRMATIONS:
+            log.warning(
+                "sla sweep: ticket %s not found (%d of %d); checking again later",
+                ticket_id,
+                misses,
+                NOT_FOUND_CONFIRMATIONS,
+            )
+            for row in rows:
+                data = {**(row.get("data") or {}), "not_found": misses}
+                self.store.set_clock_next_check(
+                    ticket_id, row["metric"], row["cycle"], now + self.retry_after, data
+                )
+            return None
+
+        log.info("sla sweep: ticket %s is gone; its clocks end", ticket_id)
+        self._forget(ticket_id, now)
+        return None
 
     def _forget(self, ticket_id: int, now: datetime) -> None:
         for alert in self._alerts(ticket_id).values():

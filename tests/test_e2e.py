@@ -279,3 +279,52 @@ def _wait_for(condition, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.05)
+
+
+def test_crm_only_vip_is_decided_once_the_crm_answers(tmp_path):
+    silver = ("fitri@sinar-jaya.example", "Fitri Example")  # VIP by CRM alone
+    with LocalStack(tmp_path / "crm") as stack:
+        stack.start_sidecar(worker=False)
+        stack.sandbox.inject_fault("GET query", status=503, count=6)
+        ticket_id = stack.sandbox.create_ticket(
+            silver[0], OUTAGE, "down", requester_name=silver[1]
+        )
+        stack.sandbox.flush_webhooks()
+        stack.runtime.worker.run_once()
+
+        assert stack.runtime.store.inbox_counts().get("retry") == 1
+        assert stack.sandbox.calls().get("PUT ticket", 0) == 0
+
+        stack.sandbox.clear_faults()
+        stack.advance(5)
+        stack.runtime.worker.start()
+        stack.drain()
+
+        assert "vip_tier_silver" in stack.sandbox.ticket(ticket_id)["ticket"]["tags"]
+
+
+def test_a_changed_config_reaches_every_process(stack):
+    import os
+
+    import yaml
+
+    from rules.sla import targets_for
+    from sidecar.runtime import Runtime
+
+    other = Runtime(stack.settings, clock=stack.clock)  # not the sweep leader
+    try:
+        stack.runtime.sweep()  # takes the lease
+        path = stack.settings.config_path
+        with open(path) as handle:
+            raw = yaml.safe_load(handle)
+        raw["severity"]["P1"]["first_response_minutes"] = 2
+        with open(path, "w") as handle:
+            yaml.safe_dump(raw, handle)
+        os.utime(path, (time.time() + 5, time.time() + 5))
+
+        assert other.sweep() == {"skipped": "another process holds the sweep lease"}
+        targets = targets_for(other.sla, tier="platinum", severity="P1")
+    finally:
+        other.stop()
+
+    assert targets.first_response == 120

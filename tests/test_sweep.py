@@ -551,15 +551,28 @@ def test_a_failing_ticket_is_postponed_not_retried_in_a_loop(store):
     assert result["errors"] == 1
 
 
-def test_a_deleted_ticket_ends_its_clocks(store):
+def test_a_deleted_ticket_ends_its_clocks_after_repeated_404s(store):
     desk = Desk(store)
     desk.open_ticket("P2")
     del desk.zendesk.tickets[42]
 
-    result = desk.sweep_at(at(61))
+    results = [desk.sweep_at(at(61 + 2 * n)) for n in range(3)]
 
-    assert result["errors"] == 0
+    assert all(result["errors"] == 0 for result in results)
     assert {c["state"] for c in store.clocks_for(42)} == {"cancelled"}
+
+
+def test_a_passing_404_does_not_end_the_clocks(store):
+    desk = Desk(store)
+    desk.open_ticket("P2")
+    ticket = desk.zendesk.tickets.pop(42)
+    desk.sweep_at(at(61))  # Zendesk answers 404 once
+    desk.zendesk.tickets[42] = ticket
+
+    desk.sweep_at(at(63))
+
+    assert "cancelled" not in {c["state"] for c in store.clocks_for(42)}
+    assert any(a["threshold"] == "breach" for a in store.alerts_for(42))
 
 
 def test_several_due_clocks_of_one_ticket_are_read_once(store):
