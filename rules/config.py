@@ -253,7 +253,7 @@ class _Reader:
     def positive(self, key: str, default: float) -> float:
         value = self.typed(key, float, default)
         if value is not None and value <= 0:
-            self.problem(key, f"must be greater than 0, not {value!r}")
+            self.problem(key, f"must be greater than 0, not {self.get(key)!r}")
             return default
 
         return value
@@ -300,6 +300,25 @@ _KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "scheduler": frozenset({"sweep_interval_seconds"}),
 }  # fmt: skip
 _TIER_KEYS = frozenset({"rank", "group_id", "page_management"})
+_MINUTES = frozenset(
+    {"first_response_minutes", "next_update_minutes", "periodic_update_minutes",
+     "resolution_minutes"}
+)  # fmt: skip
+# Nested mappings whose keys are fixed (the modules that parse them read only
+# these; a misspelled key would silently switch a feature off).
+_NESTED_KEYS: dict[str, frozenset[str]] = {
+    "sla": frozenset(
+        {"calendar", "calendars", "business_time", "thresholds", "pause_statuses",
+         "renotify_minutes", "renotify_max", "acknowledge", "escalation", "tiers"}
+    ),
+    "sla.acknowledge": frozenset({"tag", "command"}),
+    "sla.escalation": frozenset(
+        {"team_lead_group_id", "management_group_id", "chat_url_env"}
+    ),
+    "severity.P1": _MINUTES | {"priority"},
+    "severity.P2": _MINUTES | {"priority"},
+    "severity.P3": _MINUTES | {"priority"},
+}  # fmt: skip
 _STORE_SCHEMES = ("sqlite", "postgresql")
 _BIND = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
 
@@ -311,12 +330,19 @@ def _unknown_keys(reader: _Reader) -> None:
             reader.problem(str(section), f"unknown section; known: {known}")
             continue
         keys = _KNOWN_KEYS[section]
-        if keys is None or not isinstance(value, Mapping):
-            continue
-        for key in value:
-            if key not in keys:
-                hint = ", ".join(sorted(keys))
-                reader.problem(f"{section}.{key}", f"unknown key; known: {hint}")
+        if keys is not None:
+            _check_keys(reader, str(section), value, keys)
+    for path, keys in _NESTED_KEYS.items():
+        _check_keys(reader, path, reader.get(path), keys)
+
+
+def _check_keys(reader: _Reader, path: str, value: Any, keys: frozenset[str]) -> None:
+    if not isinstance(value, Mapping):
+        return
+    for key in value:
+        if key not in keys:
+            hint = ", ".join(sorted(keys))
+            reader.problem(f"{path}.{key}", f"unknown key; known: {hint}")
 
 
 def _build(reader: _Reader) -> Policy:
@@ -360,8 +386,9 @@ def _store_url(reader: _Reader) -> str:
 
 def _bind(reader: _Reader) -> str:
     bind = str(reader.get("server.bind", "127.0.0.1:8080"))
-    if not _BIND.match(bind):
-        reader.problem("server.bind", f"must be HOST:PORT, not {bind!r}")
+    port = bind.rsplit(":", 1)[-1]
+    if not _BIND.match(bind) or not 0 < int(port) < 65536:
+        reader.problem("server.bind", f"must be HOST:PORT (port 1-65535), not {bind!r}")
 
     return bind
 

@@ -25,6 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: not an error of ours.
+        sys.stderr.close()
+        return 0
     except PolicyError as exc:
         for problem in exc.problems:
             print(problem.render(exc.path), file=sys.stderr)
@@ -37,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
     )
     # Request lines and job chatter; the vendor HTTP clients are capped where
     # the connectors are defined (connector/__init__.py).
@@ -106,6 +110,15 @@ def _add_verbose(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of at least 1: {text!r}"
+        )
+
+    return int(text)
+
+
 def _ticket_id(text: str) -> int:
     if not text.isascii() or not text.isdigit() or not 0 < int(text) < 2**63:
         raise argparse.ArgumentTypeError(f"not a Zendesk ticket id: {text!r}")
@@ -141,8 +154,24 @@ def _check_config(args: argparse.Namespace) -> int:
             print(f"  {problem.render(exc.path)}", file=sys.stderr)
         return 1
 
+    problem = _store_problem(settings.policy.store_url)
+    if problem:
+        print(f"{settings.config_path}: store.url: {problem}", file=sys.stderr)
+        return 1
+
     print(f"{settings.config_path}: OK")
     return 0
+
+
+def _store_problem(url: str) -> str | None:
+    """Can the store be opened? (check-config only: serve would fail later.)"""
+    from sidecar.store import Store
+
+    store = Store(url)
+    try:
+        return None if store.ping() else "the database cannot be opened or reached"
+    finally:
+        store.dispose()
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -274,7 +303,7 @@ def _add_demo_parser(sub) -> None:
         "--tickets", help="CSV with subject and body columns (default: shipped sample)"
     )
     demo.add_argument(
-        "--limit", type=int, default=None, help="replay at most N tickets"
+        "--limit", type=_positive, default=None, help="replay at most N tickets"
     )
     demo.add_argument("--mode", choices=("trigger", "events"), default="trigger")
     demo.add_argument(

@@ -12,8 +12,10 @@ runs the SLA sweep, and prints what happened.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import shutil
+import sys
 import threading
 import time
 from collections import Counter
@@ -233,26 +235,43 @@ def _settings(
     return Settings(str(config_path), policy, read_secrets(env))
 
 
+# A ticket body can be long (forwarded mail, logs); csv's default cap is 128 KiB.
+csv.field_size_limit(16 * 1024 * 1024)
+
+
 def _read_tickets(path: str | None, limit: int | None) -> Iterator[dict[str, str]]:
+    """Rows with a subject or a body; column names are matched loosely."""
     if path is None:
         source = resources.files("sidecar").joinpath("data/sample_tickets.csv")
-        handle = source.open("r", encoding="utf-8", newline="")
+        text = source.read_text(encoding="utf-8")
     else:
-        handle = open(path, encoding="utf-8", newline="")
+        text = _decode(Path(path).read_bytes(), path)
 
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = {"subject", "body"} - set(reader.fieldnames or ())
-        if missing:
-            raise SystemExit(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        count = 0
-        for row in reader:
-            if limit is not None and count >= limit:
-                return
-            if not (row.get("subject") or row.get("body")):
-                continue
-            yield row
-            count += 1
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader.fieldnames = [
+        (name or "").strip().lower() for name in reader.fieldnames or ()
+    ]
+    missing = {"subject", "body"} - set(reader.fieldnames)
+    if missing:
+        raise SystemExit(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+
+    count = 0
+    for row in reader:
+        if limit is not None and count >= limit:
+            return
+        if not (row.get("subject") or row.get("body")):
+            continue
+        yield row
+        count += 1
+
+
+def _decode(data: bytes, path: str) -> str:
+    """UTF-8 (with or without Excel's byte-order mark), else Latin-1."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        print(f"{path}: not UTF-8; read as Latin-1", file=sys.stderr)
+        return data.decode("latin-1")
 
 
 def _replay(sandbox: Sandbox, rows: list[dict[str, str]]) -> list[int]:

@@ -407,7 +407,9 @@ class Sweeper:
     def _not_found(self, ticket_id: int, rows: list[dict], now: datetime) -> None:
         """A 404 ends the clocks only when it repeats: Zendesk can answer 404
         for a moment (a new ticket not yet replicated, a passing fault)."""
-        misses = 1 + max(int((row.get("data") or {}).get("not_found", 0)) for row in rows)
+        misses = 1 + max(
+            int((row.get("data") or {}).get("not_found", 0)) for row in rows
+        )
         if misses < NOT_FOUND_CONFIRMATIONS:
             log.warning(
                 "sla sweep: ticket %s not found (%d of %d); checking again later",

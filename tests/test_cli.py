@@ -77,3 +77,19 @@ def test_serve_without_signing_secret_is_refused(env, capsys):
 
     assert code == 1
     assert "$ZENDESK_WEBHOOK_SECRET" in capsys.readouterr().err
+
+
+def test_check_config_opens_the_store(env, tmp_path, capsys):
+    for name, value in SECRETS.items():
+        env.setenv(name, value)
+    (tmp_path / "a-file").write_text("")
+    text = (ROOT / "config.example.yaml").read_text()
+    bad_store = f"sqlite:///{tmp_path / 'a-file' / 'x.db'}"
+    (tmp_path / "c.yaml").write_text(
+        text.replace("sqlite:///var/vip-sidecar.db", bad_store)
+    )
+
+    code = main(["check-config", "--config", "c.yaml"])
+
+    assert code == 1
+    assert "store.url: the database cannot be opened" in capsys.readouterr().err

@@ -144,6 +144,27 @@ def test_jwt_needs_a_username():
             id="bind",
         ),
         pytest.param(
+            "tiers:",
+            "server: {bind: '127.0.0.1:99999'}\ntiers:",
+            "server.bind",
+            "port 1-65535",
+            id="bind-port",
+        ),
+        pytest.param(
+            "tiers:",
+            "sla: {escalaton: {management_group_id: 1}}\ntiers:",
+            "sla.escalaton",
+            "unknown key",
+            id="sla-key",
+        ),
+        pytest.param(
+            "tiers:",
+            "severity: {P1: {first_respons_minutes: 15}}\ntiers:",
+            "severity.P1.first_respons_minutes",
+            "unknown key",
+            id="severity-key",
+        ),
+        pytest.param(
             "group_id: 11}",
             "group_id: 11, colour: red}",
             "tiers.gold.colour",
