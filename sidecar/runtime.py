@@ -163,7 +163,10 @@ class Runtime:
                 "config changed but is invalid; keeping the old SLA policy: %s", exc
             )
             return
-        log.info("config changed: SLA policy and calendars reloaded")
+        log.warning(
+            "config changed: SLA targets, calendars and escalation reloaded; "
+            "other changes (tiers, VIP rules, priorities, triage) need a restart"
+        )
 
     def start(self, *, scheduler: bool = True) -> None:
         self.worker.start()

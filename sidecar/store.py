@@ -526,8 +526,9 @@ class Store:
         try:
             with self._read_engine.connect() as conn:
                 conn.execute(select(1))
-        except SQLAlchemyError:
-            logger.warning("store ping failed", exc_info=True)
+        except SQLAlchemyError as exc:
+            # The driver's message can carry the URL; the class is enough here.
+            logger.warning("store ping failed: %s", type(exc.orig or exc).__name__)
             return False
 
         return True

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 # How many sweeps in a row must find a ticket missing before its clocks end.
 NOT_FOUND_CONFIRMATIONS = 3
+# Short, so that a passing 404 delays no warning by much.
+NOT_FOUND_RECHECK = timedelta(seconds=15)
 
 MARKER = "[vip-sidecar alert {key}]"
 ACK = "ack"
@@ -420,7 +422,11 @@ class Sweeper:
             for row in rows:
                 data = {**(row.get("data") or {}), "not_found": misses}
                 self.store.set_clock_next_check(
-                    ticket_id, row["metric"], row["cycle"], now + self.retry_after, data
+                    ticket_id,
+                    row["metric"],
+                    row["cycle"],
+                    now + NOT_FOUND_RECHECK,
+                    data,
                 )
             return None
 
