@@ -86,6 +86,7 @@ class LocalStack:
         self.work = Path(workdir)
         self.work.mkdir(parents=True, exist_ok=True)
         self.clock = OffsetClock()
+        self._advanced = 0.0
         self._dispatcher = _Dispatcher()
         self._server = make_server(
             "127.0.0.1",
@@ -137,6 +138,11 @@ class LocalStack:
 
     def advance(self, minutes: float) -> None:
         self.clock.advance(timedelta(minutes=minutes))
+        self._advanced += minutes
+
+    def clock_offset_hours(self) -> float:
+        """How far the simulated clock has been moved ahead, in hours."""
+        return self._advanced / 60
 
     def stop(self) -> None:
         if self.runtime is not None:
@@ -340,7 +346,13 @@ def _summary(
     from sidecar.report import build_report, demo_figures, fetch_ratings, render_report
 
     runtime, work = stack.runtime, stack.work
-    figures = demo_figures(runtime, stack.sandbox, ticket_ids)
+    figures = demo_figures(
+        runtime,
+        stack.sandbox,
+        ticket_ids,
+        requesters=min(len(REQUESTERS), len(ticket_ids)),
+        simulated_hours=stack.clock_offset_hours(),
+    )
     lines = ["", "=== vip-sidecar demo summary ==="]
     lines += [f"{key}: {value}" for key, value in figures.items()]
     lines.append(f"VIP tickets answered by an agent within 4 minutes: {len(answered)}")

@@ -209,7 +209,14 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def demo_figures(runtime: Any, sandbox: Any, ticket_ids: list[int]) -> dict[str, Any]:
+def demo_figures(
+    runtime: Any,
+    sandbox: Any,
+    ticket_ids: list[int],
+    *,
+    requesters: int,
+    simulated_hours: float,
+) -> dict[str, Any]:
     """The demo summary's numbers, counted from the store and the sandbox."""
     states = [runtime.store.get_ticket(t) or {} for t in ticket_ids]
     vip = [s for s in states if s.get("vip")]
@@ -221,7 +228,8 @@ def demo_figures(runtime: Any, sandbox: Any, ticket_ids: list[int]) -> dict[str,
         (s.get("account") or {}).get("lookup", s.get("lookup", "none")) for s in states
     )
     calls = sandbox.calls()
-    sf_calls = sum(v for k, v in calls.items() if k in SALESFORCE_ROUTES)
+    queries = calls.get("GET query", 0) + calls.get("GET query more", 0)
+    tokens = calls.get("POST oauth token", 0)
     # Ticket creation is the end users' doing, not the sidecar's.
     zendesk_calls = sum(
         v
@@ -230,6 +238,7 @@ def demo_figures(runtime: Any, sandbox: Any, ticket_ids: list[int]) -> dict[str,
     )
     writes = calls.get("PUT ticket", 0)
     accounts = {(s.get("account") or {}).get("account_id") for s in states} - {None}
+    ttl_hours = runtime.policy.salesforce.cache_ttl_seconds / 3600
     written = [s for s in vip if s.get("writes")]
     return {
         "tickets replayed": len(ticket_ids),
@@ -248,7 +257,11 @@ def demo_figures(runtime: Any, sandbox: Any, ticket_ids: list[int]) -> dict[str,
             sum(s.get("notes", 0) for s in vip), len(vip)
         ),
         "Zendesk API calls per ticket": _ratio(zendesk_calls, len(ticket_ids)),
-        "Salesforce calls per distinct account": _ratio(sf_calls, len(accounts)),
+        "Salesforce calls": (
+            f"{queries} queries and {tokens} token requests for {requesters} "
+            f"distinct requesters ({len(accounts)} accounts) over "
+            f"{simulated_hours:.1f} simulated hours, cache TTL {ttl_hours:g} h"
+        ),
         "sandbox calls by route": dict(sorted(calls.items())),
     }
 
