@@ -3,10 +3,11 @@
 Each customer message gets a score in [0, 1]: a small logistic model per
 language (English: VADER's compound score plus a learned word list;
 Indonesian: a learned word and word-pair list) gives the log-odds, and the
-cues that review-trained models miss (outage words, "still waiting", "third
-time", threats to cancel, escalate or sue, ALL CAPS, "!!!") add their YAML
-weights on top. The shipped model file ``rules/data/frustration_model.tsv`` is
-built by ``scripts/build_lexicon.py`` from CC BY-SA 4.0 data (IndoNLU SmSA and
+cues that review-trained models miss (outage words, complaint words such as
+"overcharged" or "kemahalan", "still waiting", "third time", threats to
+cancel, escalate or sue, ALL CAPS, "!!!") add their YAML weights on top.
+The shipped model file ``rules/data/frustration_model.tsv`` is built by
+``scripts/build_lexicon.py`` from CC BY-SA 4.0 data (IndoNLU SmSA and
 NusaX-senti); nothing is fetched at run time.
 
 Sustained or sharp frustration escalates: severity goes up one step, at most

@@ -133,12 +133,14 @@ def _merge(base: dict, override: Mapping, where: str) -> dict:
 def _build_policy(raw: Mapping, where: str) -> TriagePolicy:
     _check_keys(raw, where, _TOP_KEYS)
     thresholds = _mapping(raw, "thresholds", where)
+    _check_keys(thresholds, f"{where}.thresholds", frozenset({"p1", "p3"}))
     p1 = _number(thresholds, "p1", f"{where}.thresholds")
     p3 = _number(thresholds, "p3", f"{where}.thresholds")
     if p3 >= p1:
         raise ValueError(f"{where}.thresholds.p3: must be below p1 ({p1})")
 
     fields = _mapping(raw, "fields", where)
+    _check_keys(fields, f"{where}.fields", frozenset({"type", "priority", "tier"}))
 
     return TriagePolicy(
         subject_weight=_number(raw, "subject_weight", where, low=0.0),

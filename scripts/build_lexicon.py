@@ -20,9 +20,12 @@ valid splits stay unseen: NusaX-senti's Indonesian sentences were taken from
 SmSA, so many of them have an edited twin in SmSA's train split. VADER's
 compound score and its negative and positive shares are inputs of both models.
 The YAML cue weights are a fixed offset while training, so the model learns
-what the cues do not already say. The output is
-deterministic for the same input. Both sources are CC BY-SA 4.0, and so is the
-file this script writes.
+what the cues do not already say. Plain logistic training with a penalty
+leans towards the calm class, so each language's bias is then moved by the
+offset that gives the best F1 at the shipped threshold in 5-fold
+cross-validation, repeated 3 times, on the same training texts (out-of-fold
+scores only). The output is deterministic for the same input. Both sources
+are CC BY-SA 4.0, and so is the file this script writes.
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ SETTINGS = {
     "en": {"epochs": 5, "l2": 3e-2, "min_count": 2},
 }
 PRUNE = 0.02
+FOLDS = 5
+REPEATS = 3
+BIAS_OFFSETS = tuple(round(0.1 * step, 1) for step in range(-5, 11))
 NEAR_COPY = 0.5
 RARE_GRAM = 20
 _NOT_LETTER = re.compile(r"[\W_]+")
@@ -161,6 +167,52 @@ def train(examples: list[Example], epochs: int, l2: float, min_count: int) -> di
     return {"__bias__": bias, **dict(zip(DENSE, dense, strict=True)), **weights}
 
 
+def logit(model: dict, example: Example) -> float:
+    """Log-odds of one featurized example under a trained model."""
+    features, scale, tone, offset, _ = example
+    dense = sum(model[name] * x for name, x in zip(DENSE, tone, strict=True))
+    words = sum(model.get(feature, 0.0) for feature in features)
+
+    return model["__bias__"] + offset + dense + scale * words
+
+
+def out_of_fold(examples: list[Example], settings: dict) -> list[tuple[float, int]]:
+    """(log-odds, label) of each example, REPEATS times, by models that never saw it."""
+    scored = []
+    for repeat in range(REPEATS):
+        order = list(range(len(examples)))
+        random.Random(repeat).shuffle(order)
+        for fold in range(FOLDS):
+            held = set(order[fold::FOLDS])
+            rest = [e for i, e in enumerate(examples) if i not in held]
+            model = train(rest, **settings)
+            scored.extend(
+                (logit(model, examples[i]), examples[i][4]) for i in sorted(held)
+            )
+
+    return scored
+
+
+def f1_at(scored: list[tuple[float, int]], shift: float, threshold: float) -> float:
+    cut = math.log(threshold / (1.0 - threshold))
+    tp = sum(1 for z, y in scored if z + shift >= cut and y)
+    predicted = sum(1 for z, _ in scored if z + shift >= cut)
+    actual = sum(y for _, y in scored)
+
+    return 2.0 * tp / (predicted + actual) if predicted + actual else 0.0
+
+
+def best_shift(
+    scored: list[tuple[float, int]], threshold: float
+) -> tuple[float, float]:
+    """The bias offset with the best out-of-fold F1 (the smallest on ties)."""
+    ranked = sorted(
+        BIAS_OFFSETS, key=lambda shift: (-f1_at(scored, shift, threshold), abs(shift))
+    )
+
+    return ranked[0], f1_at(scored, ranked[0], threshold)
+
+
 def write_model(models: dict[str, dict], out: Path) -> int:
     lines = [HEADER]
     for language in sorted(models):
@@ -182,11 +234,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    threshold = load_default_policy().frustration.threshold
     models = {}
     for language, settings in SETTINGS.items():
         examples = featurize(training_texts(args.data_dir, language))
+        scored = out_of_fold(examples, settings)
+        shift, f1 = best_shift(scored, threshold)
         models[language] = train(examples, **settings)
-        print(f"{language}: {len(examples)} training texts")
+        models[language]["__bias__"] += shift
+        print(
+            f"{language}: {len(examples)} training texts; cross-validated F1 "
+            f"{f1_at(scored, 0.0, threshold):.3f} -> {f1:.3f} with bias {shift:+.1f}"
+        )
 
     count = write_model(models, args.out)
     print(f"wrote {count} weights to {args.out}")

@@ -9,6 +9,11 @@ rows together, with the throughput of the run.
 ``--split NAME`` keeps the rows whose ``split`` column is NAME. A file without
 that column can be cut into a seeded development part (``dev``, 70 %) and a
 held-out part (``holdout``, 30 %) by a hash of the row id.
+
+``--config FILE`` measures a deployment's own tuning: the ``triage:`` section
+of that file (a full policy file or one with only that section) is merged
+over the shipped defaults, as the running sidecar does, so a desk can score
+its overrides on its own labelled tickets.
 """
 
 from __future__ import annotations
@@ -23,9 +28,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from rules.frustration import score_message
 from rules.model import SEVERITIES
-from rules.severity import classify_severity, load_default_policy
+from rules.severity import (
+    TriagePolicy,
+    classify_severity,
+    load_default_policy,
+    parse_triage_config,
+)
 
 KINDS = ("severity", "frustration")
 TICKET_TYPES = frozenset({"incident", "problem", "question", "task"})
@@ -33,13 +45,18 @@ HOLDOUT_PERCENT = 30
 
 
 def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``eval {severity,frustration} FILE [--json] [--split S]``."""
+    """Register ``eval {severity,frustration} FILE`` and its options."""
     parser = subparsers.add_parser("eval", help="measure triage on a labelled CSV")
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("path", type=Path, help="CSV file in the shared layout")
     parser.add_argument("--json", action="store_true", dest="as_json")
     parser.add_argument(
         "--split", help="keep rows of this split (dev/holdout: seeded cut by id)"
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="policy file whose triage: section overrides the shipped defaults",
     )
     parser.set_defaults(func=handle_eval)
 
@@ -49,7 +66,13 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
 def handle_eval(args: argparse.Namespace) -> int:
     """The ``eval`` handler: print the report, 0 on success, 2 on bad input."""
     try:
-        run_eval(args.kind, args.path, as_json=args.as_json, split=args.split)
+        run_eval(
+            args.kind,
+            args.path,
+            as_json=args.as_json,
+            split=args.split,
+            config=args.config,
+        )
     except (OSError, ValueError) as error:
         print(f"eval: {error}")
         return 2
@@ -58,24 +81,52 @@ def handle_eval(args: argparse.Namespace) -> int:
 
 
 def run_eval(
-    kind: str, path: str | Path, *, as_json: bool, split: str | None = None
+    kind: str,
+    path: str | Path,
+    *,
+    as_json: bool,
+    split: str | None = None,
+    config: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score ``path``, print the report (text or JSON) and return it."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; use {' or '.join(KINDS)}")
 
+    policy = triage_policy(config)
     rows = select_rows(read_csv(Path(path)), split)
     started = time.perf_counter()
     report = (
-        evaluate_severity(rows) if kind == "severity" else evaluate_frustration(rows)
+        evaluate_severity(rows, policy)
+        if kind == "severity"
+        else evaluate_frustration(rows, policy)
     )
     elapsed = time.perf_counter() - started
 
     report.update(kind=kind, file=Path(path).name, split=split)
+    report["policy"] = f"triage from {Path(config).name}" if config else "shipped"
     report["throughput"] = _throughput(report["n"], elapsed)
     print(json.dumps(report, indent=2) if as_json else format_report(report))
 
     return report
+
+
+def triage_policy(config: str | Path | None) -> TriagePolicy:
+    """The shipped triage policy, or it with a policy file's ``triage:`` merged in."""
+    if config is None:
+        return load_default_policy()
+
+    try:
+        raw = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{config}: not valid YAML: {error}") from error
+
+    if not isinstance(raw, dict):
+        raise ValueError(f"{config}: must be a mapping of sections")
+
+    try:
+        return parse_triage_config(raw.get("triage"))
+    except ValueError as error:
+        raise ValueError(f"{config}: {error}") from error
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -114,9 +165,11 @@ def _throughput(n: int, elapsed: float) -> dict[str, float]:
 # --- severity -------------------------------------------------------------------
 
 
-def evaluate_severity(rows: Iterable[dict[str, str]]) -> dict[str, Any]:
+def evaluate_severity(
+    rows: Iterable[dict[str, str]], policy: TriagePolicy | None = None
+) -> dict[str, Any]:
     """Per-language and overall class scores and confusion matrices."""
-    policy = load_default_policy()
+    policy = policy or load_default_policy()
     pairs: dict[str, list[tuple[str, str]]] = {}
     for row in rows:
         truth = (row.get("p_level") or "").strip().upper()
@@ -184,9 +237,11 @@ def prf(tp: int, predicted: int, actual: int) -> dict[str, float]:
 # --- frustration ----------------------------------------------------------------
 
 
-def evaluate_frustration(rows: Iterable[dict[str, str]]) -> dict[str, Any]:
-    """Precision, recall and F1 at the shipped threshold, per language."""
-    policy = load_default_policy()
+def evaluate_frustration(
+    rows: Iterable[dict[str, str]], policy: TriagePolicy | None = None
+) -> dict[str, Any]:
+    """Precision, recall and F1 at the policy's threshold, per language."""
+    policy = policy or load_default_policy()
     threshold = policy.frustration.threshold
     outcomes: dict[str, list[tuple[int, int]]] = {}
     by_pair: dict[str, dict[str, tuple[int, int]]] = {}
@@ -238,7 +293,8 @@ def parallel_gap(by_pair: dict[str, dict[str, tuple[int, int]]]) -> dict[str, An
 def format_report(report: dict[str, Any]) -> str:
     """The report as aligned plain text."""
     lines = [
-        f"{report['kind']} on {report['file']} (split: {report['split'] or 'all'})"
+        f"{report['kind']} on {report['file']} (split: {report['split'] or 'all'}; "
+        f"policy: {report.get('policy', 'shipped')})"
     ]
     sections = [("all", report["all"]), *report["languages"].items()]
     for name, scores in sections:

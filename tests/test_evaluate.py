@@ -128,6 +128,46 @@ def test_eval_of_a_missing_file_fails_cleanly(tmp_path, capsys):
     assert "eval:" in capsys.readouterr().out
 
 
+def test_eval_config_merges_the_triage_section(tickets_csv, tmp_path, capsys):
+    # A P1 threshold no ticket reaches: the production outage becomes P2.
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "zendesk:\n  subdomain: acme\ntriage:\n  thresholds:\n    p1: 50\n"
+    )
+
+    shipped = run_eval("severity", tickets_csv, as_json=True)
+    tuned = run_eval("severity", tickets_csv, as_json=True, config=config)
+
+    assert shipped["policy"] == "shipped"
+    assert tuned["policy"] == "triage from config.yaml"
+    assert shipped["all"]["confusion"]["P1"]["P1"] == 2
+    assert tuned["all"]["confusion"]["P1"]["P1"] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("triage:\n  thresholds:\n    p2: 1\n", "triage.thresholds.p2: unknown key"),
+        ("triage: [\n", "not valid YAML"),
+        ("- a\n- b\n", "must be a mapping"),
+    ],
+    ids=["unknown-key", "bad-yaml", "not-a-mapping"],
+)
+def test_eval_config_problems_fail_cleanly(
+    tickets_csv, tmp_path, capsys, text, message
+):
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    parser = argparse.ArgumentParser()
+    add_eval_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["eval", "severity", str(tickets_csv), "--config", str(config)]
+    )
+
+    assert args.func(args) == 2
+    assert message in capsys.readouterr().out
+
+
 def test_unknown_kind_is_refused(tickets_csv):
     with pytest.raises(ValueError, match="unknown kind"):
         run_eval("tone", tickets_csv, as_json=False)
@@ -146,10 +186,11 @@ def test_nusax_valid_split_stays_above_the_recorded_level(capsys):
 
     report = run_eval("frustration", path, as_json=True, split="valid")
 
-    # Recorded when the model was built without the near copies of the valid
-    # sentences that SmSA's train split holds; a drop means a regression.
-    assert report["languages"]["id"]["f1"] >= 0.78
-    assert report["languages"]["en"]["f1"] >= 0.66
+    # Recorded (EN 0.744, ID 0.857) when the model was built without the near
+    # copies of the valid sentences that SmSA's train split holds, with the
+    # complaint cues and the cross-validated bias; a drop means a regression.
+    assert report["languages"]["id"]["f1"] >= 0.83
+    assert report["languages"]["en"]["f1"] >= 0.72
 
 
 def test_mozilla_holdout_p1_precision_stays_above_the_recorded_level(capsys):

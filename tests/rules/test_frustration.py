@@ -20,7 +20,13 @@ from rules.severity import load_default_policy, parse_triage_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from build_lexicon import NearCopies, shingles, training_texts  # noqa: E402
+from build_lexicon import (  # noqa: E402
+    NearCopies,
+    best_shift,
+    f1_at,
+    shingles,
+    training_texts,
+)
 
 THRESHOLD = load_default_policy().frustration.threshold
 
@@ -285,3 +291,68 @@ def test_training_texts_leave_out_near_copies_of_valid_rows(tmp_path):
     texts = training_texts(tmp_path, "id")
 
     assert texts == [("makanannya enak", 0), ("Tempatnya nyaman", 0)]
+
+
+COMPLAINTS = [
+    ("en-dirty", "The meeting room was filthy and the coffee was stale.", "filthy"),
+    (
+        "en-price",
+        "Overcharged again on the invoice, hidden fees everywhere.",
+        "overcharged",
+    ),
+    ("en-scam", "This upgrade offer is a scam.", "scam"),
+    ("en-never", "Took forever to get a reply. Never again.", "took forever"),
+    ("id-kotor", "Ruangannya kotor dan bau, sangat tidak nyaman.", "kotor"),
+    ("id-mahal", "Harganya kemahalan untuk layanan yang biasa saja.", "kemahalan"),
+    (
+        "id-pulsa",
+        "Pulsa terpotong terus padahal tidak pakai apa-apa.",
+        "pulsa terpotong",
+    ),
+    ("id-tipu", "Saya merasa ditipu dengan biaya tambahan ini.", "ditipu"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [row[1:] for row in COMPLAINTS],
+    ids=[row[0] for row in COMPLAINTS],
+)
+def test_complaint_words_are_a_cue_with_a_reason(text, phrase):
+    _, _, reasons = score_message(text)
+
+    assert any(f'"{phrase}" (complaint' in reason for reason in reasons)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The room was not dirty at all, thanks.",
+        "Harganya tidak mahal, pelayanannya bagus.",
+    ],
+    ids=["en-negated", "id-negated"],
+)
+def test_negated_complaint_words_add_nothing(text):
+    _, _, reasons = score_message(text)
+
+    assert not any("complaint" in reason for reason in reasons)
+
+
+def test_f1_at_counts_scores_moved_by_the_shift():
+    # log-odds, label: threshold 0.5 cuts at 0.
+    scored = [(-0.4, 1), (-0.2, 1), (0.5, 1), (0.1, 0), (-2.0, 0)]
+
+    assert f1_at(scored, 0.0, 0.5) == pytest.approx(2 * 1 / (2 + 3))
+    assert f1_at(scored, 0.5, 0.5) == pytest.approx(2 * 3 / (4 + 3))
+    assert f1_at([], 0.0, 0.5) == 0.0
+
+
+def test_best_shift_prefers_the_best_f1_then_the_smallest_move():
+    scored = [(-0.4, 1), (-0.2, 1), (0.5, 1), (0.1, 0), (-2.0, 0)]
+
+    shift, f1 = best_shift(scored, 0.5)
+
+    assert shift == pytest.approx(0.4)
+    assert f1 == pytest.approx(6 / 7)
+    # Separable at zero: no move at all.
+    assert best_shift([(1.0, 1), (-1.0, 0)], 0.5) == (0.0, 1.0)

@@ -323,6 +323,8 @@ BAD_CONFIG_ROWS = [
         {"fields": {"priority": {"urgent": "yes"}}},
         "triage.fields.priority.urgent",
     ),
+    ("unknown-threshold", {"thresholds": {"p2": 1.0}}, "triage.thresholds.p2"),
+    ("unknown-field", {"fields": {"channel": {"email": 1}}}, "triage.fields.channel"),
 ]
 
 
