@@ -41,6 +41,18 @@ _STEP_UP = {"P3": "P2", "P2": "P1", "P1": "P1"}
 # Dense inputs of the model, named as in the model file: VADER's compound
 # score (negated: higher is more negative) and its negative and positive shares.
 DENSE = ("__vader__", "__vader_neg__", "__vader_pos__")
+# VADER's shares are 1.0 for a one-word message ("error"); they are trusted in
+# proportion to the words behind them, n / (n + SHARE_WORDS).
+SHARE_WORDS = 10
+# Words that deny what follows ("tidak kecewa", "not happy"). The model sees
+# the next NEGATED_WORDS words as "not_" words of their own. Fixed here, not in
+# the YAML, because the shipped model was trained with exactly this list.
+NEGATORS = frozenset(
+    "not no never without nothing isn't aren't wasn't weren't don't doesn't "
+    "didn't hasn't haven't hadn't can't cannot couldn't won't wouldn't nor "
+    "tidak tak bukan belum tanpa nggak gak ga enggak engga tdk blm bkn jangan".split()
+)
+NEGATED_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -100,9 +112,21 @@ def parse_models(text: str) -> dict[str, LanguageModel]:
 
 
 def text_features(text: str) -> tuple[set[str], float]:
-    """Words and adjacent word pairs of a cleaned text, and their length scale."""
+    """Words (``not_``-marked after a negator) and adjacent word pairs of a
+    cleaned text, and their length scale."""
     tokens = tokenize(text)
-    features = set(tokens)
+    features = set()
+    denied = 0
+    for token in tokens:
+        if token in NEGATORS:
+            features.add(token)
+            denied = NEGATED_WORDS
+        elif denied:
+            features.add("not_" + token)
+            denied -= 1
+        else:
+            features.add(token)
+
     features.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
 
     return features, 1.0 / math.sqrt(len(tokens) + 1)
@@ -110,10 +134,14 @@ def text_features(text: str) -> tuple[set[str], float]:
 
 def vader_tone(text: str) -> tuple[float, float, float]:
     """VADER on the start of a cleaned text: (-compound, negative, positive)."""
-    scores = _vader().polarity_scores(text[:VADER_CHARS])
+    head = text[:VADER_CHARS]
+    scores = _vader().polarity_scores(head)
+    words = len(tokenize(head))
+    # The shares are scaled to about the compound score's range, and damped
+    # for short messages.
+    trust = 3.0 * words / (words + SHARE_WORDS)
 
-    # The shares are scaled to about the compound score's range.
-    return -scores["compound"], 3.0 * scores["neg"], 3.0 * scores["pos"]
+    return -scores["compound"], trust * scores["neg"], trust * scores["pos"]
 
 
 def model_logit(
@@ -128,24 +156,39 @@ def model_logit(
 
 def cue_logit(text: str, policy: TriagePolicy) -> tuple[float, list[str]]:
     """Log-odds added by the YAML cues, with a reason for each cue found."""
+    total, reasons, _ = _cues(text, policy)
+
+    return total, reasons
+
+
+def _cues(text: str, policy: TriagePolicy) -> tuple[float, list[str], bool]:
+    """Cue log-odds, reasons, and whether a cue that may escalate was found.
+
+    Problem words (the ``plain_cues`` families, "broken", "error") raise the
+    score but are in almost every ticket, so they never escalate alone.
+    """
     rules = policy.frustration
     total = 0.0
     reasons = []
+    explicit = False
     for hit in find_hits(text.lower(), rules.cues, policy):
         weight = hit.family.weight * hit.factor
         if weight:
             total += weight
             reasons.append(f'"{hit.phrase}" ({hit.family.name}, {weight:+.1f})')
+            explicit |= weight > 0 and hit.family.name not in rules.plain_cues
 
     if _is_shouting(text, rules.caps_min_letters, rules.caps_ratio):
         total += rules.caps_weight
         reasons.append(f"ALL CAPS ({rules.caps_weight:+.1f})")
+        explicit |= rules.caps_weight > 0
 
     if _EXCLAIM.search(text):
         total += rules.exclaim_weight
         reasons.append(f'repeated "!!!" ({rules.exclaim_weight:+.1f})')
+        explicit |= rules.exclaim_weight > 0
 
-    return total, reasons
+    return total, reasons, explicit
 
 
 def _is_shouting(text: str, min_letters: int, ratio: float) -> bool:
@@ -166,21 +209,27 @@ def score_message(
     text: str, policy: TriagePolicy | None = None
 ) -> tuple[float, str, tuple[str, ...]]:
     """Frustration of one customer message: (score 0..1, language, reasons)."""
-    policy = policy or load_default_policy()
+    score, language, reasons, _ = _score(text, policy or load_default_policy())
+
+    return score, language, reasons
+
+
+def _score(text: str, policy: TriagePolicy) -> tuple[float, str, tuple[str, ...], bool]:
+    """score_message's answer and whether the message has an escalating cue."""
     cleaned = clean_text(text)
     language = detect_language(cleaned)
     if not cleaned:
-        return 0.0, language, ()
+        return 0.0, language, (), False
 
     models = load_models()
     model = models["id"] if language == "id" else models["en"]
     logit = model_logit(cleaned, model, vader_tone(cleaned))
-    cues, reasons = cue_logit(cleaned, policy)
+    cues, reasons, explicit = _cues(cleaned, policy)
     score = _sigmoid(logit + cues)
 
     head = f"{language} model {_sigmoid(logit):.2f}"
 
-    return round(score, 3), language, (head, *reasons)
+    return round(score, 3), language, (head, *reasons), explicit
 
 
 def score_frustration(
@@ -188,34 +237,42 @@ def score_frustration(
 ) -> FrustrationResult:
     """Frustration across a ticket's customer messages, oldest first."""
     policy = policy or load_default_policy()
-    scored = [score_message(message, policy) for message in messages]
+    scored = [_score(message, policy) for message in messages]
     if not scored:
         return FrustrationResult()
 
-    scores = tuple(score for score, _, _ in scored)
-    reasons = _escalation_reasons(scores, policy)
-    latest = scored[-1][2][1:]
-    top = tuple(f"latest message: {reason}" for reason in latest[:3])
+    scores = tuple(score for score, _, _, _ in scored)
+    explicit = tuple(flag for _, _, _, flag in scored)
+    reasons = _escalation_reasons(scores, explicit, policy)
+    latest = scored[-1][2]
+    top = tuple(f"latest message: {reason}" for reason in latest[:4])
 
     return FrustrationResult(
         score=scores[-1],
         trend=round(scores[-1] - scores[0], 3),
         scores=scores,
-        languages=tuple(language for _, language, _ in scored),
+        languages=tuple(language for _, language, _, _ in scored),
         escalate=bool(reasons),
         reasons=(*reasons, *top),
     )
 
 
 def _escalation_reasons(
-    scores: tuple[float, ...], policy: TriagePolicy
+    scores: tuple[float, ...], explicit: tuple[bool, ...], policy: TriagePolicy
 ) -> tuple[str, ...]:
+    """Why the ticket escalates: a sharp latest message or a sustained run,
+    each only with a cue beyond problem words in the message(s) concerned."""
     rules = policy.frustration
-    if scores[-1] >= rules.sharp:
+    if scores[-1] >= rules.sharp and explicit[-1]:
         return (f"sharp frustration: latest message {scores[-1]:.2f} >= {rules.sharp}",)
 
-    recent = scores[-rules.sustained_messages :]
-    if len(recent) == rules.sustained_messages and min(recent) >= rules.sustained:
+    count = rules.sustained_messages
+    recent = scores[-count:]
+    if (
+        len(recent) == count
+        and min(recent) >= rules.sustained
+        and any(explicit[-count:])
+    ):
         return (
             f"sustained frustration: last {len(recent)} messages "
             f">= {rules.sustained} ({', '.join(f'{s:.2f}' for s in recent)})",

@@ -11,6 +11,7 @@ and every weight that counted becomes a short reason for the internal note.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,13 @@ from rules.text import clean_text
 LEVELS = ("P1", "P2", "P3")
 _CLAUSE_BREAK = re.compile(r"[.;:!?\n,()\[\]]|\b(?:but|tapi|tetapi|namun)\b")
 _WINDOW_WORD = re.compile(r"[\w'-]+")
+# A phrase needs something besides wildcards: "*" alone would match every word.
+_HAS_WORD = re.compile(r"[^\s*]")
+# The longest word part a ``*`` stands for, and the longest quote in a reason.
+WILDCARD_CHARS = 40
+REASON_PHRASE_CHARS = 60
+# No weight or threshold needs more; beyond it a number is a typo.
+MAX_NUMBER = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,9 @@ class PhraseFamily:
     weight: float
     phrases: tuple[str, ...]
     pattern: re.Pattern[str] = field(compare=False, repr=False)
+    # A plain (not negated, not hedged) hit makes the ticket P1 whatever else
+    # the text says: a question about an outage is still an outage.
+    decisive: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,8 @@ class FrustrationPolicy:
     caps_ratio: float
     exclaim_weight: float
     cues: tuple[PhraseFamily, ...]
+    # Cue families that raise the score but never escalate alone.
+    plain_cues: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -166,13 +179,19 @@ _TOP_KEYS = frozenset(
 )
 _FRUSTRATION_KEYS = frozenset(
     "threshold sharp sustained sustained_messages caps_weight caps_min_letters "
-    "caps_ratio exclaim_weight cues".split()
+    "caps_ratio exclaim_weight cues plain_cues".split()
 )
 
 
 def _frustration(raw: Mapping, where: str) -> FrustrationPolicy:
     path = f"{where}.frustration"
     _check_keys(raw, path, _FRUSTRATION_KEYS)
+    cues = _families(raw, "cues", path, signed=False)
+    plain = frozenset(_strings(raw.get("plain_cues") or [], f"{path}.plain_cues"))
+    unknown = plain - {family.name for family in cues}
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise ValueError(f"{path}.plain_cues: no cue named {names}")
 
     return FrustrationPolicy(
         threshold=_number(raw, "threshold", path, low=0.0, high=1.0),
@@ -183,7 +202,8 @@ def _frustration(raw: Mapping, where: str) -> FrustrationPolicy:
         caps_min_letters=int(_number(raw, "caps_min_letters", path, low=1)),
         caps_ratio=_number(raw, "caps_ratio", path, low=0.0, high=1.0),
         exclaim_weight=_number(raw, "exclaim_weight", path),
-        cues=_families(raw, "cues", path, signed=False),
+        cues=cues,
+        plain_cues=plain,
     )
 
 
@@ -212,6 +232,12 @@ def _number(
     value = raw.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{where}.{key}: expected a number, got {value!r}")
+
+    if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+        raise ValueError(
+            f"{where}.{key}: expected a finite number within +-{MAX_NUMBER:g}, "
+            f"got {value!r}"
+        )
 
     if (low is not None and value < low) or (high is not None and value > high):
         raise ValueError(f"{where}.{key}: {value!r} is outside [{low}, {high}]")
@@ -259,20 +285,35 @@ def _families(
 
 
 def _family(name: str, spec: Mapping, path: str, *, signed: bool) -> PhraseFamily:
-    _check_keys(spec, path, frozenset({"level", "weight", "phrases"}))
+    keys = {"level", "weight", "phrases"} | ({"decisive"} if signed else set())
+    _check_keys(spec, path, frozenset(keys))
     level = spec.get("level", "P2" if signed else "")
     if signed and level not in LEVELS:
         raise ValueError(f"{path}.level: expected one of {', '.join(LEVELS)}")
 
+    decisive = spec.get("decisive", False)
+    if not isinstance(decisive, bool):
+        raise ValueError(f"{path}.decisive: expected true or false")
+
+    if decisive and level != "P1":
+        raise ValueError(f"{path}.decisive: only a P1 family can decide alone")
+
     weight = _number(spec, "weight", path)
     phrases: list[str] = []
     for lang, values in _mapping(spec, "phrases", path).items():
-        phrases.extend(_strings(values, f"{path}.phrases.{lang}"))
+        where = f"{path}.phrases.{lang}"
+        for phrase in _strings(values, where):
+            if not _HAS_WORD.search(phrase):
+                raise ValueError(f"{where}: {phrase!r} is only a wildcard")
+
+            phrases.append(phrase)
 
     if not phrases:
         raise ValueError(f"{path}.phrases: no phrases")
 
-    return PhraseFamily(name, level, weight, tuple(phrases), compile_phrases(phrases))
+    return PhraseFamily(
+        name, level, weight, tuple(phrases), compile_phrases(phrases), decisive
+    )
 
 
 def compile_phrases(phrases: list[str] | tuple[str, ...]) -> re.Pattern[str]:
@@ -299,8 +340,9 @@ def compile_phrases(phrases: list[str] | tuple[str, ...]) -> re.Pattern[str]:
 
 def _word_pattern(word: str) -> str:
     """``word``, ``word*`` (prefix) or ``*word*`` (anywhere inside a word)."""
-    head = r"[\w'-]*" if word.startswith("*") and len(word) > 1 else ""
-    tail = r"[\w'-]*" if word.endswith("*") else ""
+    wildcard = r"[\w'-]{0," + str(WILDCARD_CHARS) + "}"
+    head = wildcard if word.startswith("*") and len(word) > 1 else ""
+    tail = wildcard if word.endswith("*") else ""
 
     return head + re.escape(word.strip("*")) + tail
 
@@ -359,22 +401,27 @@ def classify_severity(
 ) -> SeverityDecision:
     """P1 / P2 / P3 for a ticket, with the reasons that decided it."""
     policy = policy or load_default_policy()
-    evidence = _text_evidence(subject, body, policy)
+    evidence, deciding = _text_evidence(subject, body, policy)
     evidence += _field_evidence(ticket_type, requester_priority, tier, policy)
 
     total = sum(weight for weight, _ in evidence)
-    level = _level(total, policy)
+    level = "P1" if deciding else _level(total, policy)
     ranked = sorted(evidence, key=lambda item: -abs(item[0]))
     reasons = [reason for _, reason in ranked][: policy.max_reasons - 1]
-    reasons.append(_summary(level, total, policy))
+    if deciding:
+        reasons.append(f"{' and '.join(deciding)} decides P1 (score {total:+.1f})")
+    else:
+        reasons.append(_summary(level, total, policy))
 
     return SeverityDecision(level=level, reasons=tuple(reasons))
 
 
 def _text_evidence(
     subject: str, body: str, policy: TriagePolicy
-) -> list[tuple[float, str]]:
+) -> tuple[list[tuple[float, str]], list[str]]:
+    """Each family's strongest hit as (weight, reason), and the deciding families."""
     found: dict[str, tuple[float, str]] = {}
+    deciding: list[str] = []
     for where, text, scale in (
         ("subject", subject, policy.subject_weight),
         ("body", body, policy.body_weight),
@@ -382,17 +429,24 @@ def _text_evidence(
         cleaned = clean_text(text).lower().replace("\u2019", "'")
         for hit in find_hits(cleaned, policy.families, policy):
             weight = hit.family.weight * scale * hit.factor
+            if hit.family.decisive and hit.factor >= 1.0:
+                if hit.family.name not in deciding:
+                    deciding.append(hit.family.name)
+
             previous = found.get(hit.family.name)
             if previous is None or abs(weight) > abs(previous[0]):
                 found[hit.family.name] = (weight, _hit_reason(where, hit, weight))
 
-    return list(found.values())
+    return list(found.values()), deciding
 
 
 def _hit_reason(where: str, hit: PhraseHit, weight: float) -> str:
     note = f", {hit.note}" if hit.note else ""
+    phrase = hit.phrase
+    if len(phrase) > REASON_PHRASE_CHARS:
+        phrase = phrase[: REASON_PHRASE_CHARS - 3] + "..."
 
-    return f'{where}: "{hit.phrase}" ({hit.family.name}{note}, {weight:+.1f})'
+    return f'{where}: "{phrase}" ({hit.family.name}{note}, {weight:+.1f})'
 
 
 def _field_evidence(

@@ -16,23 +16,27 @@ import re
 # Triage reads the start of a message; anything past this is logs or pastes.
 MAX_CHARS = 20_000
 
-_TAG = re.compile(r"<[^>]{0,2000}>")
-_BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|/tr|p|div|li|tr)\b[^>]{0,2000}>", re.I)
-_SCRIPT = re.compile(r"<\s*(script|style)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
-_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+# Tag bodies stop at the next "<", so a run of stray "<" costs linear time.
+_TAG = re.compile(r"<[^<>]{0,2000}>")
+_BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|/tr|p|div|li|tr)\b[^<>]{0,2000}>", re.I)
+_SCRIPT_OPEN = re.compile(r"<\s*(script|style)\b", re.I)
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?")
 
 # A line that starts the quoted part of a reply: everything after it is old.
+# "On <date>, <name> wrote:" always carries a digit, a comma, "<" or "@",
+# which tells it from a customer's "On Monday the site went down and we wrote:".
+# Only blanks and tabs are skipped at a line start: skipping newlines there
+# would rescan every following blank line from each line (quadratic time).
 _REPLY_HEADER = re.compile(
-    r"^\s*(?:"
-    r"on\b.{0,300}\bwrote:\s*$"
-    r"|pada\b.{0,300}\bmenulis:\s*$"
-    r"|-{2,}\s*(?:original message|forwarded message|pesan asli|pesan terusan)"
-    r"\s*-{2,}.*$"
-    r"|from:\s.{0,300}$(?=\n\s*(?:sent|date|to|dikirim|tanggal):)"
-    r"|dari:\s.{0,300}$(?=\n\s*(?:dikirim|tanggal|kepada|sent|date|to):)"
+    r"^[ \t]*(?:"
+    r"on\b(?=[^\n]{0,300}[\d,<@])[^\n]{0,300}\bwrote:[ \t]*$"
+    r"|pada\b(?=[^\n]{0,300}[\d,<@])[^\n]{0,300}\bmenulis:[ \t]*$"
+    r"|-{2,}[ \t]*(?:original message|forwarded message|pesan asli|pesan terusan)"
+    r"[ \t]*-{2,}.*$"
+    r"|from:[ \t].{0,300}$(?=\n[ \t]*(?:sent|date|to|dikirim|tanggal):)"
+    r"|dari:[ \t].{0,300}$(?=\n[ \t]*(?:dikirim|tanggal|kepada|sent|date|to):)"
     r")",
     re.I | re.M,
 )
@@ -40,7 +44,7 @@ _REPLY_HEADER = re.compile(
 # Lines that are machine output, not prose.
 _MACHINE_LINE = re.compile(
     r"^\s*(?:"
-    r">.*"
+    r">(?![ \t]*\d).*"
     r"|at\s+[\w$.<>]+\(.*\)\s*"
     r"|at\s+[\w$./<>]+:\d+(?::\d+)?\)?\s*"
     r"|file \".*\", line \d+.*"
@@ -49,7 +53,7 @@ _MACHINE_LINE = re.compile(
     r"|caused by:.*"
     r"|exception in thread.*"
     r"|#\d+\s+0x[0-9a-f]+.*"
-    r"|\[?\d{4}-\d{2}-\d{2}[ t]\d{2}:\d{2}(?::\d{2})?\S*\]?.*"
+    r"|\[?\d{4}-\d{2}-\d{2}[ t]\d{2}:\d{2}:\d{2}\S*\]?.*"
     r"|\[?\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\]?\s.*"
     r"|\[(?:trace|debug|info|warn|warning|error|fatal|critical)\].*"
     r"|[\w.]+(?:error|exception)(?::.*)?"
@@ -63,12 +67,53 @@ def strip_html(text: str) -> str:
     if "<" not in text and "&" not in text:
         return text
 
-    text = _SCRIPT.sub(" ", text)
-    text = _HTML_COMMENT.sub(" ", text)
+    text = _cut_spans(text, _find_script, " ")
+    text = _cut_spans(text, _find_comment, " ")
     text = _BLOCK_TAG.sub("\n", text)
     text = _TAG.sub(" ", text)
 
     return html.unescape(text)
+
+
+def _find_script(text: str, lowered: str, start: int) -> tuple[int, int] | None:
+    """The next ``<script>``/``<style>`` element: (start, end); unclosed runs on."""
+    match = _SCRIPT_OPEN.search(text, start)
+    if match is None:
+        return None
+
+    close = lowered.find("</" + match.group(1).lower(), match.end())
+    if close < 0:
+        return match.start(), len(text)
+
+    end = lowered.find(">", close)
+
+    return match.start(), len(text) if end < 0 else end + 1
+
+
+def _find_comment(text: str, lowered: str, start: int) -> tuple[int, int] | None:
+    """The next ``<!-- -->`` comment: (start, end); an unclosed one runs on."""
+    begin = text.find("<!--", start)
+    if begin < 0:
+        return None
+
+    close = text.find("-->", begin + 4)
+
+    return begin, len(text) if close < 0 else close + 3
+
+
+def _cut_spans(text: str, find, filler: str) -> str:
+    """Replace each span that ``find`` reports, scanning the text once."""
+    lowered = text.lower()
+    parts = []
+    position = 0
+    while (span := find(text, lowered, position)) is not None:
+        parts.append(text[position : span[0]])
+        parts.append(filler)
+        position = span[1]
+
+    parts.append(text[position:])
+
+    return "".join(parts)
 
 
 def strip_quoted(text: str) -> str:

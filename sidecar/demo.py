@@ -182,9 +182,10 @@ def run_demo(
         ticket_ids = _replay(stack.sandbox, rows)
         stack.drain()
         answered = _agents_answer(stack, ticket_ids)
+        followed = _customers_write_again(stack, ticket_ids, answered)
         alerts = _advance_and_sweep(stack)
         _solve_and_rate(stack, answered)
-        print(_summary(stack, ticket_ids, answered, alerts))
+        print(_summary(stack, ticket_ids, answered, alerts, followed))
         if keep_running:
             _keep_running(stack)
     finally:
@@ -305,6 +306,33 @@ def _agents_answer(stack: LocalStack, ticket_ids: list[int]) -> set[int]:
     return answered
 
 
+def _followups() -> list[str]:
+    """Real Indonesian service complaints (IndoNLU SmSA, CC BY-SA 4.0)."""
+    source = resources.files("sidecar").joinpath("data/sample_followups_id.csv")
+    reader = csv.DictReader(io.StringIO(source.read_text(encoding="utf-8")))
+
+    return [row["text"] for row in reader if row.get("text")]
+
+
+def _customers_write_again(
+    stack: LocalStack, ticket_ids: list[int], answered: set[int]
+) -> list[int]:
+    """Every third unanswered VIP requester writes again, in Indonesian."""
+    store = stack.runtime.store
+    waiting = [
+        t
+        for t in ticket_ids
+        if t not in answered and (store.get_ticket(t) or {}).get("vip")
+    ]
+    texts = _followups()
+    followed = waiting[::3]
+    for number, ticket_id in enumerate(followed):
+        stack.sandbox.customer_reply(ticket_id, texts[number % len(texts)])
+    stack.drain()
+
+    return followed
+
+
 def _advance_and_sweep(stack: LocalStack) -> Counter:
     """Sweep at each step; a second sweep at the same moment must post nothing."""
     totals: Counter = Counter()
@@ -341,6 +369,7 @@ def _summary(
     ticket_ids: list[int],
     answered: set[int],
     alerts: Counter,
+    followed: list[int],
 ) -> str:
     from sidecar.explain import explain_ticket
     from sidecar.report import build_report, demo_figures, fetch_ratings, render_report
@@ -356,6 +385,10 @@ def _summary(
     lines = ["", "=== vip-sidecar demo summary ==="]
     lines += [f"{key}: {value}" for key, value in figures.items()]
     lines.append(f"VIP tickets answered by an agent within 4 minutes: {len(answered)}")
+    lines.append(
+        f"unanswered VIP requesters who wrote again (real Indonesian complaints "
+        f"from IndoNLU SmSA): {len(followed)}"
+    )
     lines.append(
         f"SLA alerts posted: {alerts['warnings']} warnings, {alerts['breaches']} "
         f"breaches, {alerts['renotified']} re-notifications ({alerts['late']} "
@@ -378,6 +411,14 @@ def _summary(
                 calendars=runtime.calendars,
             )
         )
+    raised = [t for t in followed if (runtime.store.get_ticket(t) or {}).get("raised")]
+    if raised:
+        lines += [
+            "",
+            f"--- raised for frustration after a follow-up: ticket {raised[0]} ---",
+            _decision_note(stack, raised[0]),
+        ]
+
     lines += ["", "--- vip-sidecar report --since 1 ---"]
     ratings = fetch_ratings(runtime.zendesk, timedelta(days=1), stack.clock.now())
     lines.append(render_report(build_report(runtime.store, ratings)))

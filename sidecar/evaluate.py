@@ -6,9 +6,15 @@ files have ``id, text, label, frustration, language, source, split`` (and
 ``pair_id`` in a parallel file). Scores are given per language and for all
 rows together, with the throughput of the run.
 
+Files may be saved by Excel (a UTF-8 byte-order mark is dropped) but must be
+UTF-8. Bad input (a missing column, an empty file, a broken CSV) is refused
+with a ValueError naming the file. Rows whose label is blank or not a valid
+label (P1/P2/P3; 0/1) are left out and counted in the report's ``skipped``.
+
 ``--split NAME`` keeps the rows whose ``split`` column is NAME. A file without
 that column can be cut into a seeded development part (``dev``, 70 %) and a
-held-out part (``holdout``, 30 %) by a hash of the row id.
+held-out part (``holdout``, 30 %) by a hash of the row id. A split that
+selects no row is refused, with the splits the file has.
 
 ``--config FILE`` measures a deployment's own tuning: the ``triage:`` section
 of that file (a full policy file or one with only that section) is merged
@@ -21,7 +27,9 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import io
 import json
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -42,6 +50,12 @@ from rules.severity import (
 KINDS = ("severity", "frustration")
 TICKET_TYPES = frozenset({"incident", "problem", "question", "task"})
 HOLDOUT_PERCENT = 30
+FRUSTRATION_LABELS = ("0", "1")
+SPLITS_LISTED = 10
+
+# Ticket bodies can hold whole mail threads or logs, over csv's 128 KiB default
+# cap per field; the limit is process-wide, the same one sidecar.demo sets.
+csv.field_size_limit(16 * 1024 * 1024)
 
 
 def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -74,7 +88,8 @@ def handle_eval(args: argparse.Namespace) -> int:
             config=args.config,
         )
     except (OSError, ValueError) as error:
-        print(f"eval: {error}")
+        # stderr, so that the stdout of --json stays JSON (or empty).
+        print(f"eval: {error}", file=sys.stderr)
         return 2
 
     return 0
@@ -93,7 +108,9 @@ def run_eval(
         raise ValueError(f"unknown kind {kind!r}; use {' or '.join(KINDS)}")
 
     policy = triage_policy(config)
-    rows = select_rows(read_csv(Path(path)), split)
+    rows = read_csv(Path(path))
+    check_columns(kind, rows, path)
+    rows = select_split(rows, split, path)
     started = time.perf_counter()
     report = (
         evaluate_severity(rows, policy)
@@ -111,27 +128,89 @@ def run_eval(
 
 
 def triage_policy(config: str | Path | None) -> TriagePolicy:
-    """The shipped triage policy, or it with a policy file's ``triage:`` merged in."""
+    """The shipped triage policy, or it with a policy file's ``triage:`` merged in.
+
+    A file without a ``triage:`` section (a typo, an empty file) is refused:
+    scoring it would silently measure the shipped defaults under its name.
+    """
     if config is None:
         return load_default_policy()
 
     try:
-        raw = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(_read_text(Path(config))) or {}
     except yaml.YAMLError as error:
         raise ValueError(f"{config}: not valid YAML: {error}") from error
 
     if not isinstance(raw, dict):
         raise ValueError(f"{config}: must be a mapping of sections")
 
+    if "triage" not in raw:
+        raise ValueError(
+            f"{config}: has no triage: section "
+            f"(sections: {', '.join(map(str, raw)) or 'none'}); "
+            "without --config the shipped defaults are used"
+        )
+
     try:
-        return parse_triage_config(raw.get("triage"))
+        return parse_triage_config(raw["triage"])
     except ValueError as error:
         raise ValueError(f"{config}: {error}") from error
 
 
+def _read_text(path: Path) -> str:
+    """The file as text: UTF-8, with or without the byte-order mark Excel writes.
+
+    Raises ValueError naming the file and line of the first byte that is not
+    UTF-8, rather than Python's bare codec message.
+    """
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}: not UTF-8 text (byte 0x{data[error.start]:02x} on line "
+            f"{line}); save it as UTF-8"
+        ) from error
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+    """The rows of a CSV file with a header; ValueError for a broken or empty file."""
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""), restval="")
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        # DictReader.line_num lags on an error; its inner reader's does not.
+        line = reader.reader.line_num
+        raise ValueError(f"{path}: line {line}: {error}") from error
+
+    if not rows:
+        raise ValueError(f"{path}: no rows (the file is empty or only a header)")
+
+    return rows
+
+
+def check_columns(kind: str, rows: list[dict[str, str]], path: str | Path) -> None:
+    """Refuse a file that lacks the columns ``kind`` reads, naming them.
+
+    This is also what stops a frustration file given to ``eval severity`` (or
+    the reverse) from being scored as if every row were unlabelled.
+    """
+    columns = set(rows[0])
+    if kind == "severity":
+        missing = [] if "p_level" in columns else ["p_level"]
+        if not columns & {"subject", "body"}:
+            missing.append("subject or body")
+        needs = "p_level and subject and/or body"
+    else:
+        missing = [name for name in ("text", "frustration") if name not in columns]
+        needs = "text and frustration"
+
+    if missing:
+        raise ValueError(
+            f"{path}: missing column(s) {', '.join(missing)}; "
+            f"a {kind} file needs {needs}"
+        )
 
 
 def select_rows(rows: list[dict[str, str]], split: str | None) -> list[dict[str, str]]:
@@ -145,6 +224,43 @@ def select_rows(rows: list[dict[str, str]], split: str | None) -> list[dict[str,
         ]
 
     return [row for row in rows if row.get("split") == split]
+
+
+def select_split(
+    rows: list[dict[str, str]], split: str | None, path: str | Path
+) -> list[dict[str, str]]:
+    """``select_rows``, refusing an empty split name or a split with no row.
+
+    A mistyped split would otherwise report n=0 with every score at zero.
+    """
+    if split is not None and not split.strip():
+        raise ValueError("--split needs a name (e.g. valid, dev or holdout)")
+
+    selected = select_rows(rows, split)
+    if selected or split is None:
+        return selected
+
+    if "split" in rows[0]:
+        raise ValueError(
+            f"{path}: no rows with split {split!r}; "
+            f"splits in the file: {_split_names(rows)}"
+        )
+
+    if split in ("dev", "holdout"):
+        raise ValueError(f"{path}: the seeded {split} cut of this file has no rows")
+
+    raise ValueError(
+        f"{path}: has no split column, so no split {split!r}; "
+        "use --split dev or --split holdout for the seeded cut"
+    )
+
+
+def _split_names(rows: list[dict[str, str]]) -> str:
+    """The distinct ``split`` values, sorted, blank shown, long lists cut short."""
+    names = sorted({row.get("split") or "(blank)" for row in rows})
+    shown = ", ".join(names[:SPLITS_LISTED])
+
+    return shown if len(names) <= SPLITS_LISTED else f"{shown}, ..."
 
 
 def is_holdout(row_id: str) -> bool:
@@ -171,9 +287,10 @@ def evaluate_severity(
     """Per-language and overall class scores and confusion matrices."""
     policy = policy or load_default_policy()
     pairs: dict[str, list[tuple[str, str]]] = {}
+    skipped: Counter[str] = Counter()
     for row in rows:
-        truth = (row.get("p_level") or "").strip().upper()
-        if truth not in SEVERITIES:
+        truth = check_label((row.get("p_level") or "").upper(), SEVERITIES, skipped)
+        if truth is None:
             continue
 
         decision = classify_severity(
@@ -191,8 +308,31 @@ def evaluate_severity(
     report["languages"] = {
         lang: severity_scores(p) for lang, p in sorted(pairs.items())
     }
+    report["skipped"] = _skipped(skipped)
 
     return report
+
+
+def check_label(
+    value: str | None, allowed: Iterable[str], skipped: Counter[str]
+) -> str | None:
+    """The stripped label if it is one of ``allowed``, else None.
+
+    A row left out is counted in ``skipped`` as ``blank`` (no label yet) or
+    ``invalid`` (a label of another scheme, such as "High" or "yes"), so the
+    report shows how much of the file was not scored and why.
+    """
+    label = (value or "").strip()
+    if label in allowed:
+        return label
+
+    skipped["invalid" if label else "blank"] += 1
+
+    return None
+
+
+def _skipped(skipped: Counter[str]) -> dict[str, int]:
+    return {"blank": skipped["blank"], "invalid": skipped["invalid"]}
 
 
 def _ticket_type(row: dict[str, str]) -> str | None:
@@ -245,9 +385,14 @@ def evaluate_frustration(
     threshold = policy.frustration.threshold
     outcomes: dict[str, list[tuple[int, int]]] = {}
     by_pair: dict[str, dict[str, tuple[int, int]]] = {}
+    skipped: Counter[str] = Counter()
     for row in rows:
-        score, _, _ = score_message(row.get("text", ""), policy)
-        outcome = (int(row.get("frustration") or 0), int(score >= threshold))
+        truth = check_label(row.get("frustration"), FRUSTRATION_LABELS, skipped)
+        if truth is None:
+            continue
+
+        score, _, _ = score_message(row.get("text") or "", policy)
+        outcome = (int(truth), int(score >= threshold))
         language = row.get("language") or "unknown"
         outcomes.setdefault(language, []).append(outcome)
         if row.get("pair_id"):
@@ -261,6 +406,7 @@ def evaluate_frustration(
     }
     if by_pair:
         report["parallel"] = parallel_gap(by_pair)
+    report["skipped"] = _skipped(skipped)
 
     return report
 
@@ -308,6 +454,13 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"parallel pairs={gap['pairs']} en F1={gap['en_f1']:.3f} "
             f"id F1={gap['id_f1']:.3f} gap={gap['gap']:.3f}"
+        )
+
+    skipped = report.get("skipped") or {}
+    if any(skipped.values()):
+        lines.append(
+            f"skipped: {skipped['blank']} blank and {skipped['invalid']} "
+            "invalid label(s), not scored"
         )
 
     speed = report["throughput"]

@@ -125,14 +125,19 @@ def test_eval_of_a_missing_file_fails_cleanly(tmp_path, capsys):
     args = parser.parse_args(["eval", "frustration", str(tmp_path / "nope.csv")])
 
     assert args.func(args) == 2
-    assert "eval:" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    missing = tmp_path / "nope.csv"
+    assert captured.err == f"eval: [Errno 2] No such file or directory: '{missing}'\n"
+    assert captured.out == ""
 
 
 def test_eval_config_merges_the_triage_section(tickets_csv, tmp_path, capsys):
-    # A P1 threshold no ticket reaches: the production outage becomes P2.
+    # A P1 threshold no ticket reaches, and no family that decides alone: the
+    # production outage and the lost data become P2.
     config = tmp_path / "config.yaml"
     config.write_text(
         "zendesk:\n  subdomain: acme\ntriage:\n  thresholds:\n    p1: 50\n"
+        "  families:\n    outage: {decisive: false}\n    data_loss: {decisive: false}\n"
     )
 
     shipped = run_eval("severity", tickets_csv, as_json=True)
@@ -165,7 +170,9 @@ def test_eval_config_problems_fail_cleanly(
     )
 
     assert args.func(args) == 2
-    assert message in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.out == ""
 
 
 def test_unknown_kind_is_refused(tickets_csv):
@@ -201,3 +208,270 @@ def test_mozilla_holdout_p1_precision_stays_above_the_recorded_level(capsys):
     p1 = report["all"]["classes"]["P1"]
     assert p1["precision"] >= 0.7
     assert p1["recall"] >= 0.55
+
+
+# --- bad input is refused cleanly -----------------------------------------------
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run ``eval`` as the command line does: exit code, stdout, stderr."""
+    parser = argparse.ArgumentParser()
+    add_eval_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["eval", *argv])
+    code = args.func(args)
+    captured = capsys.readouterr()
+
+    return code, captured.out, captured.err
+
+
+def test_a_field_over_csv_default_limit_is_read(tmp_path, capsys):
+    # csv's default cap is 128 KiB per field; a forwarded mail thread exceeds it.
+    body = "log line\n" * 20_000
+    header = ["id", "subject", "body", "p_level", "language"]
+    path = _write(tmp_path / "long.csv", header, [("t1", "Crash", body, "P1", "en")])
+
+    code, out, err = _cli(capsys, "severity", str(path), "--json")
+
+    assert (code, err) == (0, "")
+    assert json.loads(out)["n"] == 1
+
+
+def test_a_broken_csv_names_the_file_and_line(tmp_path, capsys):
+    path = tmp_path / "huge.csv"
+    field = "x" * (16 * 1024 * 1024 + 1)
+    path.write_text(f"id,subject,body,p_level\nt1,a,b,P1\nt2,a,{field},P2\n")
+
+    code, out, err = _cli(capsys, "severity", str(path), "--json")
+
+    assert code == 2
+    assert out == ""
+    assert err == (f"eval: {path}: line 3: field larger than field limit (16777216)\n")
+
+
+def test_a_file_saved_by_excel_keeps_its_id_column(tmp_path, capsys):
+    # With the BOM left in, "id" would be "\ufeffid" and every row would fall
+    # into the dev cut, which is seeded by the id.
+    header = ["id", "subject", "body", "p_level", "language"]
+    rows = [(f"t{n}", "Export fails", "", "P2", "en") for n in range(40)]
+    path = tmp_path / "excel.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
+
+    report = run_eval("severity", path, as_json=True, split="holdout")
+
+    assert report["n"] == sum(is_holdout(f"t{n}") for n in range(40))
+    assert report["n"] > 0
+
+
+def test_a_file_saved_by_excel_keeps_its_split_column(tmp_path, capsys):
+    # "split" first: with the BOM left in, the column would be "\ufeffsplit".
+    path = tmp_path / "excel.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbfsplit,id,text,frustration\r\nvalid,s1,Unacceptable!!!,1\r\n"
+        b"train,s2,Thanks.,0\r\n"
+    )
+
+    report = run_eval("frustration", path, as_json=True, split="valid")
+
+    assert report["n"] == 1
+
+
+def test_a_file_that_is_not_utf8_is_refused(tmp_path, capsys):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"id,subject,p_level\nt1,Export,P2\nt2,Caf\xe9 down,P1\n")
+
+    code, out, err = _cli(capsys, "severity", str(path))
+
+    assert (code, out) == (2, "")
+    assert err == (
+        f"eval: {path}: not UTF-8 text (byte 0xe9 on line 3); save it as UTF-8\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "row", "missing"),
+    [
+        (
+            "severity",
+            ["id", "subject", "body", "language"],
+            ("t1", "Down", "", "en"),
+            "p_level; a severity file needs p_level and subject and/or body",
+        ),
+        (
+            "severity",
+            ["id", "p_level", "language"],
+            ("t1", "P1", "en"),
+            "subject or body; a severity file needs p_level and subject and/or body",
+        ),
+        (
+            "severity",
+            ["id", "pair_id", "text", "frustration", "language", "split"],
+            SENTENCES[0],
+            "p_level, subject or body; "
+            "a severity file needs p_level and subject and/or body",
+        ),
+        (
+            "frustration",
+            ["id", "subject", "body", "p_level", "language", "split"],
+            TICKETS[0],
+            "text, frustration; a frustration file needs text and frustration",
+        ),
+        (
+            "frustration",
+            ["id", "text", "label"],
+            ("s1", "Unacceptable!!!", "negative"),
+            "frustration; a frustration file needs text and frustration",
+        ),
+    ],
+    ids=[
+        "no-p_level",
+        "no-subject-or-body",
+        "frustration-file-as-severity",
+        "severity-file-as-frustration",
+        "no-frustration",
+    ],
+)
+def test_missing_columns_are_named(tmp_path, capsys, kind, header, row, missing):
+    path = _write(tmp_path / "data.csv", header, [row])
+
+    code, out, err = _cli(capsys, kind, str(path), "--json")
+
+    assert (code, out) == (2, "")
+    assert err == f"eval: {path}: missing column(s) {missing}\n"
+
+
+@pytest.mark.parametrize(
+    "text", ["", "id,subject,body,p_level\n"], ids=["empty", "header-only"]
+)
+def test_a_file_without_rows_is_refused(tmp_path, capsys, text):
+    path = tmp_path / "empty.csv"
+    path.write_text(text)
+
+    code, out, err = _cli(capsys, "severity", str(path))
+
+    assert (code, out) == (2, "")
+    assert err == f"eval: {path}: no rows (the file is empty or only a header)\n"
+
+
+def test_blank_and_invalid_severity_labels_are_counted(tickets_csv, tmp_path, capsys):
+    header = ["id", "subject", "body", "p_level", "language", "split"]
+    rows = [*TICKETS, ("t7", "Slow", "", "High", "en", "valid")]
+    rows += [("t8", "Down", "", " p1 ", "en", "valid")]
+    path = _write(tmp_path / "labels.csv", header, rows)
+
+    report = run_eval("severity", path, as_json=False)
+
+    assert report["n"] == 6
+    assert report["skipped"] == {"blank": 1, "invalid": 1}
+    out = capsys.readouterr().out
+    assert "\nskipped: 1 blank and 1 invalid label(s), not scored\n" in out
+
+
+def test_nothing_skipped_prints_no_skipped_line(sentences_csv, capsys):
+    report = run_eval("frustration", sentences_csv, as_json=False)
+
+    assert report["skipped"] == {"blank": 0, "invalid": 0}
+    assert "skipped" not in capsys.readouterr().out
+
+
+def test_frustration_labels_other_than_0_or_1_are_counted(tmp_path, capsys):
+    header = ["id", "text", "frustration", "language"]
+    rows = [
+        ("s1", "Unacceptable, third time I ask!!!", "1", "en"),
+        ("s2", "Thanks, all good.", "0", "en"),
+        ("s3", "Still broken.", "", "en"),
+        ("s4", "Still broken.", "2", "en"),
+        ("s5", "Still broken.", "yes", "en"),
+        ("s6", "Still broken.", "1.0", "en"),
+    ]
+    path = _write(tmp_path / "labels.csv", header, rows)
+
+    code, out, err = _cli(capsys, "frustration", str(path), "--json")
+
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    assert report["n"] == 2
+    assert report["all"]["positives"] == 1
+    assert report["skipped"] == {"blank": 1, "invalid": 3}
+
+
+def test_a_split_with_no_rows_lists_the_splits_present(tickets_csv, capsys):
+    code, out, err = _cli(capsys, "severity", str(tickets_csv), "--split", "test")
+
+    assert (code, out) == (2, "")
+    assert err == (
+        f"eval: {tickets_csv}: no rows with split 'test'; "
+        "splits in the file: train, valid\n"
+    )
+
+
+def test_a_named_split_of_a_file_without_splits_is_refused(tmp_path, capsys):
+    header = ["id", "subject", "body", "p_level", "language"]
+    path = _write(tmp_path / "nosplit.csv", header, [row[:5] for row in TICKETS])
+
+    code, out, err = _cli(capsys, "severity", str(path), "--split", "valid")
+
+    assert (code, out) == (2, "")
+    assert err == (
+        f"eval: {path}: has no split column, so no split 'valid'; "
+        "use --split dev or --split holdout for the seeded cut\n"
+    )
+
+
+def test_the_seeded_cut_still_splits_a_file_without_splits(tmp_path, capsys):
+    header = ["id", "subject", "body", "p_level", "language"]
+    rows = [(f"t{n}", "Export fails", "", "P2", "en") for n in range(40)]
+    path = _write(tmp_path / "nosplit.csv", header, rows)
+
+    dev = run_eval("severity", path, as_json=True, split="dev")
+    holdout = run_eval("severity", path, as_json=True, split="holdout")
+
+    expected = sum(is_holdout(f"t{n}") for n in range(40))
+    assert holdout["n"] == expected
+    assert dev["n"] == 40 - expected
+
+
+@pytest.mark.parametrize("name", ["", "  "], ids=["empty", "blank"])
+def test_an_empty_split_name_is_refused(tickets_csv, capsys, name):
+    code, out, err = _cli(capsys, "severity", str(tickets_csv), "--split", name)
+
+    assert (code, out) == (2, "")
+    assert err == "eval: --split needs a name (e.g. valid, dev or holdout)\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "sections"),
+    [
+        ("tirage:\n  thresholds:\n    p1: 50\n", "tirage"),
+        ("", "none"),
+        ("# all commented out\n", "none"),
+    ],
+    ids=["typo", "empty", "comments-only"],
+)
+def test_a_config_without_triage_section_is_refused(
+    tickets_csv, tmp_path, capsys, text, sections
+):
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+
+    code, out, err = _cli(
+        capsys, "severity", str(tickets_csv), "--json", "--config", str(config)
+    )
+
+    assert (code, out) == (2, "")
+    assert err == (
+        f"eval: {config}: has no triage: section (sections: {sections}); "
+        "without --config the shipped defaults are used\n"
+    )
+
+
+def test_a_config_that_is_not_utf8_is_refused(tickets_csv, tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_bytes(b"# r\xe9glages\ntriage:\n  thresholds:\n    p1: 50\n")
+
+    code, out, err = _cli(capsys, "severity", str(tickets_csv), "--config", str(config))
+
+    assert (code, out) == (2, "")
+    assert err == (
+        f"eval: {config}: not UTF-8 text (byte 0xe9 on line 1); save it as UTF-8\n"
+    )

@@ -356,3 +356,106 @@ def test_best_shift_prefers_the_best_f1_then_the_smallest_move():
     assert f1 == pytest.approx(6 / 7)
     # Separable at zero: no move at all.
     assert best_shift([(1.0, 1), (-1.0, 0)], 0.5) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        ["broken"],
+        ["error", "error"],
+        [
+            "My laptop screen is broken, it fell off the desk. "
+            "Could you arrange a replacement? Regards"
+        ],
+        ["Layar laptop saya rusak, tidak bisa dipakai. Mohon dibantu penggantian."],
+    ],
+    ids=["one-word", "two-words", "calm-report", "id-calm-report"],
+)
+def test_problem_words_alone_never_escalate(messages):
+    result = score_frustration(messages)
+
+    assert not result.escalate
+
+
+def test_problem_words_escalate_once_a_real_cue_joins_them():
+    policy = parse_triage_config({"frustration": {"plain_cues": []}})
+
+    # Without the plain_cues guard the same calm report escalates.
+    assert score_frustration(["broken, error, cannot log in"], policy).escalate
+    assert not score_frustration(["broken, error, cannot log in"]).escalate
+    assert score_frustration(["Broken again, third time. Unacceptable."]).escalate
+
+
+def test_a_single_word_is_not_read_as_certain():
+    # VADER gives a one-word message a negative share of 1.0; it is damped.
+    score, _, reasons = score_message("error")
+
+    assert reasons[0] != "other model 1.00"
+    assert float(reasons[0].rsplit(" ", 1)[1]) < 0.9
+
+
+@pytest.mark.parametrize(
+    ("denied", "plain"),
+    [
+        ("Saya tidak kecewa, hanya bertanya.", "Saya kecewa, hanya bertanya."),
+        ("I am not disappointed, just asking.", "I am disappointed, just asking."),
+    ],
+    ids=["id", "en"],
+)
+def test_a_denied_word_counts_less_than_the_word(denied, plain):
+    assert score_message(denied)[0] < score_message(plain)[0] - 0.2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Could you explain the refund policy?",
+        "Our CEO asked for the report, could you send it?",
+        "FYI legal team needs a copy of the DPA.",
+        "I can't thank you enough!",
+    ],
+    ids=["refund-question", "ceo-mention", "legal-mention", "thanks-idiom"],
+)
+def test_mentions_are_not_threats(text):
+    result = score_frustration([text])
+
+    assert not result.escalate
+    assert not any(
+        family in reason
+        for reason in result.reasons
+        for family in ("cancel_threat", "escalate_management", "legal")
+    )
+
+
+def test_the_latest_message_reasons_include_the_model_share():
+    result = score_frustration(["Still waiting!!! Third time I ask."])
+
+    assert result.reasons[1].startswith("latest message: en model ")
+
+
+def test_followup_sample_is_chosen_by_label_length_and_topic_only():
+    from sample_followups import ROWS, pick
+
+    rows = [
+        {
+            "id": f"n{i}",
+            "text": f"pelayanan cs lambat sekali, tiket nomor {i:03d}",
+            "label": "negative",
+        }
+        for i in range(60)
+    ]
+    rows += [
+        {"id": "p", "text": "pelayanan cs cepat dan ramah sekali", "label": "positive"},
+        {"id": "short", "text": "cs lambat", "label": "negative"},
+        {
+            "id": "off-topic",
+            "text": "makanan di warung ini basi dan mahal sekali",
+            "label": "negative",
+        },
+    ]
+
+    chosen = pick(rows)
+
+    assert len(chosen) == ROWS
+    assert {row["id"] for row in chosen} <= {f"n{i}" for i in range(60)}
+    assert pick(rows) == chosen

@@ -204,7 +204,7 @@ def test_reasons_are_short_and_end_with_the_score():
 
     assert decision.reasons[0] == 'subject: "production down" (outage, +4.5)'
     assert "type incident (+1)" in decision.reasons
-    assert decision.reasons[-1].startswith("score ")
+    assert decision.reasons[-1] == "outage decides P1 (score +7.0)"
     assert len(decision.reasons) <= load_default_policy().max_reasons
     assert all(len(reason) < 120 for reason in decision.reasons)
 
@@ -276,7 +276,10 @@ def test_huge_body_is_read_only_at_its_start():
 
 def test_user_config_overrides_weights_and_removes_families():
     policy = parse_triage_config(
-        {"thresholds": {"p1": 10}, "families": {"question": None}}
+        {
+            "thresholds": {"p1": 10},
+            "families": {"question": None, "outage": {"decisive": False}},
+        }
     )
 
     assert classify_severity("Production down", "", policy=policy).level == "P2"
@@ -388,3 +391,122 @@ def test_startup_and_intensity_add_to_a_break(subject, level, family):
 
     assert decision.level == level
     assert any(f"({family}" in reason for reason in decision.reasons)
+
+
+# Everyday words that once made P1 on their own.
+NOT_P1_ROWS = [
+    ("lost-password", "I lost my password", "Can you reset it?"),
+    ("lost-badge", "Lost my badge", ""),
+    ("damaged-box", "Box arrived damaged", ""),
+    ("hang-on", "Hang on", "I will send the file shortly"),
+    ("sla-question", "What is your SLA?", "For our contract renewal."),
+    ("security-word", "Security", "Where are the security settings?"),
+    ("virus-scan", "Virus scan question", "apakah ada virus di file ini?"),
+    ("all-systems", "All systems operational", ""),
+    ("wrong-total", "Payment page shows wrong total", ""),
+    ("offline-mode", "Can I work offline?", ""),
+    ("http-401", "API returns 401 Unauthorized", ""),
+    ("stuck-setup", "Stuck on setup", "How do I configure SSO?"),
+    ("sesuai-sla", "Laporan bulanan", "Mohon kirim laporan sesuai SLA."),
+    ("question-data-loss", "Info", "Just a question about data loss prevention."),
+]
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [row[1:] for row in NOT_P1_ROWS],
+    ids=[row[0] for row in NOT_P1_ROWS],
+)
+def test_everyday_words_do_not_make_p1(subject, body):
+    assert classify_severity(subject, body).level != "P1"
+
+
+DECIDING_ROWS = [
+    ("question-in-outage", "Site down", "How do I get status updates?", "outage"),
+    ("request-in-outage", "Server down", "We would like a status page.", "outage"),
+    (
+        "minor-subject-loss",
+        "Remove user from group",
+        "Production database deleted all records, data loss for everyone.",
+        "data_loss",
+    ),
+    ("low-priority-breach", "Data breach", "", "security"),
+    ("id-question-outage", "Mau tanya", "Server down total dari pagi.", "outage"),
+]
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "family"),
+    [row[1:] for row in DECIDING_ROWS],
+    ids=[row[0] for row in DECIDING_ROWS],
+)
+def test_a_deciding_family_makes_p1_whatever_else_is_said(subject, body, family):
+    decision = classify_severity(
+        subject, body, ticket_type="question", requester_priority="low"
+    )
+
+    assert decision.level == "P1"
+    assert decision.reasons[-1].startswith(f"{family} decides P1")
+
+
+def test_a_hedged_deciding_hit_does_not_decide():
+    decision = classify_severity("Maybe the server is down", "")
+
+    assert decision.level == "P2"
+    assert "hedged" in decision.reasons[0]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"families": {"broken": {"decisive": True}}},
+            "triage.families.broken.decisive: only a P1 family",
+        ),
+        (
+            {"families": {"outage": {"decisive": "yes"}}},
+            "triage.families.outage.decisive: expected true or false",
+        ),
+        (
+            {"families": {"x": {"level": "P1", "weight": 1, "phrases": {"en": ["*"]}}}},
+            "triage.families.x.phrases.en: '*' is only a wildcard",
+        ),
+        (
+            {"thresholds": {"p1": float("nan")}},
+            "triage.thresholds.p1: expected a finite",
+        ),
+        ({"subject_weight": float("inf")}, "triage.subject_weight: expected a finite"),
+        ({"frustration": {"caps_weight": 1e308}}, "caps_weight: expected a finite"),
+        (
+            {"frustration": {"plain_cues": ["grumbling"]}},
+            "triage.frustration.plain_cues: no cue named grumbling",
+        ),
+    ],
+    ids=[
+        "decisive-p2",
+        "decisive-not-bool",
+        "bare-wildcard",
+        "nan",
+        "inf",
+        "huge",
+        "unknown-plain-cue",
+    ],
+)
+def test_more_bad_config_is_refused(raw, message):
+    with pytest.raises(
+        ValueError, match=message.replace(".", r"\.").replace("*", r"\*")
+    ):
+        parse_triage_config(raw)
+
+
+def test_a_wildcard_spans_a_bounded_word_and_reasons_stay_short():
+    # 20,000 letters are no word a wildcard stands for; 65 are, and are cut.
+    assert classify_severity("Report", "crash" * 4000).reasons == (
+        "score +0.0: P2 (P1 at +3)",
+    )
+
+    long_word = "x" * 30 + "crash" + "y" * 30
+    decision = classify_severity(long_word, "")
+
+    assert decision.level == "P1"
+    assert decision.reasons[0] == f'subject: "{long_word[:57]}..." (crash, +3.0)'
