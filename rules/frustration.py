@@ -170,23 +170,26 @@ def _cues(text: str, policy: TriagePolicy) -> tuple[float, list[str], bool]:
     rules = policy.frustration
     total = 0.0
     reasons = []
-    explicit = False
+    explicit = relief = False
     for hit in find_hits(text.lower(), rules.cues, policy):
         weight = hit.family.weight * hit.factor
         if weight:
             total += weight
             reasons.append(f'"{hit.phrase}" ({hit.family.name}, {weight:+.1f})')
             explicit |= weight > 0 and hit.family.name not in rules.plain_cues
+            relief |= weight < 0
 
+    # Shouting and "!!!" add to the score, but they escalate only when the
+    # message says nothing relieved: "All smooth, no problems!!!" is joy.
     if _is_shouting(text, rules.caps_min_letters, rules.caps_ratio):
         total += rules.caps_weight
         reasons.append(f"ALL CAPS ({rules.caps_weight:+.1f})")
-        explicit |= rules.caps_weight > 0
+        explicit |= rules.caps_weight > 0 and not relief
 
     if _EXCLAIM.search(text):
         total += rules.exclaim_weight
-        reasons.append(f'repeated "!!!" ({rules.exclaim_weight:+.1f})')
-        explicit |= rules.exclaim_weight > 0
+        reasons.append(f'repeated "!" or "?" ({rules.exclaim_weight:+.1f})')
+        explicit |= rules.exclaim_weight > 0 and not relief
 
     return total, reasons, explicit
 
@@ -236,6 +239,9 @@ def score_frustration(
     messages: Sequence[str], policy: TriagePolicy | None = None
 ) -> FrustrationResult:
     """Frustration across a ticket's customer messages, oldest first."""
+    if isinstance(messages, str | bytes):
+        raise TypeError("messages must be a sequence of message texts, not one text")
+
     policy = policy or load_default_policy()
     scored = [_score(message, policy) for message in messages]
     if not scored:

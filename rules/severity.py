@@ -25,7 +25,15 @@ from rules.model import SeverityDecision
 from rules.text import clean_text
 
 LEVELS = ("P1", "P2", "P3")
-_CLAUSE_BREAK = re.compile(r"[.;:!?\n,()\[\]]|\b(?:but|tapi|tetapi|namun)\b")
+_CLAUSE_BREAK = re.compile(
+    r"[.;:!?\n,()\[\]]|\b(?:but|tapi|tetapi|namun|because|karena|soalnya)\b"
+)
+# A negator before these words denies nothing that follows: "not sure why
+# prod is down", "no idea why", "tidak tahu kenapa data hilang", "tidak bisa
+# login, sistem down" (that is itself a problem).
+_NOT_A_DENIAL = frozenset(
+    "sure idea know knowing clue tahu tau ngerti paham bisa dapat able".split()
+)
 _WINDOW_WORD = re.compile(r"[\w'-]+")
 # A phrase needs something besides wildcards: "*" alone would match every word.
 _HAS_WORD = re.compile(r"[^\s*]")
@@ -85,6 +93,9 @@ class TriagePolicy:
     priority_weights: tuple[tuple[str, float], ...]
     tier_weights: tuple[tuple[str, float], ...]
     frustration: FrustrationPolicy
+    # Words right after a phrase that make it a topic, not an event:
+    # "outage notification page", "phishing simulation".
+    topic_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,7 @@ def _build_policy(raw: Mapping, where: str) -> TriagePolicy:
         p3_threshold=p3,
         negations=_word_set(raw, "negations", where),
         hedges=_word_set(raw, "hedges", where),
+        topic_words=_word_set(raw, "topic_words", where),
         families=_families(raw, "families", where, signed=True),
         type_weights=_weights(fields, "type", f"{where}.fields"),
         priority_weights=_weights(fields, "priority", f"{where}.fields"),
@@ -175,7 +187,7 @@ def _build_policy(raw: Mapping, where: str) -> TriagePolicy:
 
 _TOP_KEYS = frozenset(
     "subject_weight body_weight hedge_factor negation_window max_reasons "
-    "thresholds negations hedges families fields frustration".split()
+    "thresholds negations hedges topic_words families fields frustration".split()
 )
 _FRUSTRATION_KEYS = frozenset(
     "threshold sharp sustained sustained_messages caps_weight caps_min_letters "
@@ -299,6 +311,9 @@ def _family(name: str, spec: Mapping, path: str, *, signed: bool) -> PhraseFamil
         raise ValueError(f"{path}.decisive: only a P1 family can decide alone")
 
     weight = _number(spec, "weight", path)
+    if decisive and weight <= 0:
+        raise ValueError(f"{path}.weight: a deciding family needs a weight above 0")
+
     phrases: list[str] = []
     for lang, values in _mapping(spec, "phrases", path).items():
         where = f"{path}.phrases.{lang}"
@@ -377,12 +392,23 @@ def _qualify(
     phrase = " ".join(match.group(0).split())
     before = text[max(0, match.start() - 80) : match.start()]
     clause = _CLAUSE_BREAK.split(before)[-1]
-    words = _WINDOW_WORD.findall(clause)[-policy.negation_window :]
-    if any(word in policy.negations for word in words):
+    found = _WINDOW_WORD.findall(clause)
+    start = max(0, len(found) - policy.negation_window)
+    words = found[start:]
+    following = [*found[start + 1 :], phrase.split()[0]]
+    if any(
+        word in policy.negations and after not in _NOT_A_DENIAL
+        for word, after in zip(words, following, strict=False)
+    ):
         return PhraseHit(family, phrase, 0.0, "negated")
 
     if any(word in policy.hedges for word in words):
         return PhraseHit(family, phrase, policy.hedge_factor, "hedged")
+
+    after = _WINDOW_WORD.match(text, match.end() + 1)
+    if after and text[match.end() : match.end() + 1] == " ":
+        if after.group(0) in policy.topic_words:
+            return PhraseHit(family, phrase, policy.hedge_factor, "a topic")
 
     return PhraseHit(family, phrase, 1.0)
 
@@ -410,6 +436,8 @@ def classify_severity(
     reasons = [reason for _, reason in ranked][: policy.max_reasons - 1]
     if deciding:
         reasons.append(f"{' and '.join(deciding)} decides P1 (score {total:+.1f})")
+    elif not evidence:
+        reasons.append("no severity evidence: P2 until a person says otherwise")
     else:
         reasons.append(_summary(level, total, policy))
 
@@ -429,7 +457,7 @@ def _text_evidence(
         cleaned = clean_text(text).lower().replace("\u2019", "'")
         for hit in find_hits(cleaned, policy.families, policy):
             weight = hit.family.weight * scale * hit.factor
-            if hit.family.decisive and hit.factor >= 1.0:
+            if hit.family.decisive and not hit.note:
                 if hit.family.name not in deciding:
                     deciding.append(hit.family.name)
 

@@ -24,7 +24,8 @@ _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?")
 
-# A line that starts the quoted part of a reply: everything after it is old.
+# A line that starts the quoted part of a reply, a signature or a legal
+# footer: everything after it is not the customer's message.
 # "On <date>, <name> wrote:" always carries a digit, a comma, "<" or "@",
 # which tells it from a customer's "On Monday the site went down and we wrote:".
 # Only blanks and tabs are skipped at a line start: skipping newlines there
@@ -37,6 +38,14 @@ _REPLY_HEADER = re.compile(
     r"[ \t]*-{2,}.*$"
     r"|from:[ \t].{0,300}$(?=\n[ \t]*(?:sent|date|to|dikirim|tanggal):)"
     r"|dari:[ \t].{0,300}$(?=\n[ \t]*(?:dikirim|tanggal|kepada|sent|date|to):)"
+    # The signature delimiter, and the legal footers companies add to every
+    # mail ("Unauthorized access ... is prohibited" is not an incident).
+    r"|--[ \t]*$"
+    r"|(?:confidential(?:ity)?(?: notice)?|disclaimer|notice)[ \t]*:.*$"
+    r"|this (?:e-?mail|message|communication)\b[^\n]{0,80}"
+    r"\b(?:confidential|intended|privileged)\b.*$"
+    r"|the information (?:contained )?in this (?:e-?mail|message)\b.*$"
+    r"|(?:email|e-mail|surel|pesan) ini\b[^\n]{0,80}\b(?:rahasia|ditujukan)\b.*$"
     r")",
     re.I | re.M,
 )

@@ -7,9 +7,16 @@ files have ``id, text, label, frustration, language, source, split`` (and
 rows together, with the throughput of the run.
 
 Files may be saved by Excel (a UTF-8 byte-order mark is dropped) but must be
-UTF-8. Bad input (a missing column, an empty file, a broken CSV) is refused
-with a ValueError naming the file. Rows whose label is blank or not a valid
-label (P1/P2/P3; 0/1) are left out and counted in the report's ``skipped``.
+UTF-8 and comma separated; column names are matched ignoring case and
+surrounding spaces. Bad input (a missing file or column, an empty file, a
+broken CSV such as a quote that is never closed) is refused with a ValueError
+naming the file. Rows whose label is blank or not a valid label (P1/P2/P3;
+0/1) are left out and counted in the report's ``skipped``; a file (or split)
+where no row is left to score is refused with those counts.
+
+Severity macro-F1 is the mean F1 of the classes the labels hold (support > 0),
+listed in ``macro_f1_classes``: a class absent from the file has no recall to
+measure, and counting its F1 of 0 would cap a perfect P1/P3 file at 0.667.
 
 ``--split NAME`` keeps the rows whose ``split`` column is NAME. A file without
 that column can be cut into a seeded development part (``dev``, 70 %) and a
@@ -29,6 +36,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -118,6 +126,7 @@ def run_eval(
         else evaluate_frustration(rows, policy)
     )
     elapsed = time.perf_counter() - started
+    check_scored(kind, report, path, split)
 
     report.update(kind=kind, file=Path(path).name, split=split)
     report["policy"] = f"triage from {Path(config).name}" if config else "shipped"
@@ -130,8 +139,9 @@ def run_eval(
 def triage_policy(config: str | Path | None) -> TriagePolicy:
     """The shipped triage policy, or it with a policy file's ``triage:`` merged in.
 
-    A file without a ``triage:`` section (a typo, an empty file) is refused:
-    scoring it would silently measure the shipped defaults under its name.
+    A file without a ``triage:`` section (a typo, an empty file), or with an
+    empty one (``triage:`` or ``triage: {}``), is refused: scoring it would
+    silently measure the shipped defaults under its name.
     """
     if config is None:
         return load_default_policy()
@@ -151,6 +161,12 @@ def triage_policy(config: str | Path | None) -> TriagePolicy:
             "without --config the shipped defaults are used"
         )
 
+    if raw["triage"] is None or raw["triage"] == {}:
+        raise ValueError(
+            f"{config}: the triage: section is empty; "
+            "without --config the shipped defaults are used"
+        )
+
     try:
         return parse_triage_config(raw["triage"])
     except ValueError as error:
@@ -161,9 +177,16 @@ def _read_text(path: Path) -> str:
     """The file as text: UTF-8, with or without the byte-order mark Excel writes.
 
     Raises ValueError naming the file and line of the first byte that is not
-    UTF-8, rather than Python's bare codec message.
+    UTF-8, rather than Python's bare codec message, and in plain words for a
+    file that is missing or is a directory (not ``[Errno 2] ...``).
     """
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as error:
+        raise ValueError(f"{path}: no such file") from error
+    except IsADirectoryError as error:
+        raise ValueError(f"{path}: is a directory, not a file") from error
+
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -175,19 +198,139 @@ def _read_text(path: Path) -> str:
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    """The rows of a CSV file with a header; ValueError for a broken or empty file."""
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""), restval="")
+    """The rows of a CSV file with a header; ValueError for a broken or empty file.
+
+    The header's names are normalised by ``column_names``. The file is read
+    in csv's strict mode, which refuses a quote still open at the end of the
+    file and a closing quote followed by anything but a comma or a line end.
+    Without it, one stray quote (``2,"Typo in footer,x,P3,en``) makes every
+    later line part of a single field: the run scores one row and succeeds.
+    Strict mode has no false alarms (it refuses only quotes that break the
+    CSV rules) but one blind spot: a stray opening quote that a later stray
+    quote closes right before a comma or line end reads as a valid field
+    spanning lines, which csv cannot tell from a multi-line ticket body.
+    """
+    text = _read_text(path)
+    reader = csv.DictReader(io.StringIO(text, newline=""), restval="", strict=True)
     try:
+        reader.fieldnames = column_names(reader.fieldnames or [], path)
         rows = list(reader)
     except csv.Error as error:
         # DictReader.line_num lags on an error; its inner reader's does not.
-        line = reader.reader.line_num
-        raise ValueError(f"{path}: line {line}: {error}") from error
+        raise csv_problem(path, text, reader.reader.line_num, error) from error
 
     if not rows:
         raise ValueError(f"{path}: no rows (the file is empty or only a header)")
 
     return rows
+
+
+def column_names(names: list[str], path: str | Path) -> list[str]:
+    """The header's names stripped and lower-cased, so ``P_Level`` is p_level.
+
+    A header that is one column holding ';' or a tab is refused as a file
+    saved with another separator (every check would otherwise report the
+    columns missing). Names that become equal (``Text`` and ``text``) are
+    refused too, as only one of them could be read.
+    """
+    if len(names) == 1:
+        for mark, separator in ((";", "semicolon"), ("\t", "tab")):
+            if mark in names[0]:
+                raise ValueError(
+                    f"{path}: the header is one column ({names[0]!r}), so the "
+                    f"file looks {separator} separated; save it comma separated"
+                )
+
+    columns = [name.strip().lower() for name in names]
+    repeated = sorted({c for c in columns if c and columns.count(c) > 1})
+    if repeated:
+        raise ValueError(
+            f"{path}: column(s) {', '.join(repeated)} appear more than once "
+            "(names are matched ignoring case and surrounding spaces)"
+        )
+
+    return columns
+
+
+def csv_problem(path: Path, text: str, line: int, error: csv.Error) -> ValueError:
+    """The error for a CSV that csv could not read, at the quote that broke it.
+
+    csv reports where it stopped: for an unclosed quote that is the end of the
+    file, many lines past the row to fix. When ``bad_quote`` finds a quoted
+    field that opened on or before that line and is broken, the message names
+    the line where its quote opened instead.
+    """
+    quote = bad_quote(text)
+    if quote is None or quote[0] > line:
+        return ValueError(f"{path}: line {line}: {error}")
+
+    opened, closed = quote
+    if closed is None:
+        return ValueError(
+            f"{path}: line {opened}: a quote opens a field here and is never "
+            "closed (the rest of the file would be read as that one field)"
+        )
+
+    where = "on the same line" if closed == opened else f"on line {closed}"
+
+    return ValueError(
+        f"{path}: line {opened}: a quote opens a field here and closes {where} "
+        'with text after it (a quote inside a quoted field is written "")'
+    )
+
+
+def bad_quote(text: str) -> tuple[int, int | None] | None:
+    """Where the first broken quoted field is, read as csv's strict mode reads.
+
+    A quote opens a field only at its start (the start of a line or after a
+    comma); inside, ``""`` is a quote and a single quote closes the field,
+    which must then end (comma, line end or end of file). Returns the line
+    the quote opened on and the line it closed on, None for one never closed;
+    None if every quoted field is well formed. It jumps from field to field,
+    as it runs on files of many megabytes.
+    """
+    position = 0
+    while position < len(text):
+        if text[position] != '"':
+            end = _FIELD_END.search(text, position)
+            if end is None:
+                return None
+            position = end.end()
+            continue
+
+        closing = _closing_quote(text, position + 1)
+        if closing is None:
+            return _line_at(text, position), None
+
+        after = text[closing + 1 : closing + 2]
+        if after not in ("", ",", "\r", "\n"):
+            return _line_at(text, position), _line_at(text, closing)
+        position = closing + 2
+
+    return None
+
+
+_FIELD_END = re.compile(r"[,\r\n]")
+
+
+def _closing_quote(text: str, start: int) -> int | None:
+    """The index of the quote that closes a field opened before ``start``."""
+    while (found := text.find('"', start)) >= 0:
+        if text[found + 1 : found + 2] != '"':
+            return found
+        start = found + 2
+
+    return None
+
+
+def _line_at(text: str, index: int) -> int:
+    """The line number of ``text[index]``, counting line ends as csv does.
+
+    csv splits lines at LF, CRLF and CR, so a CRLF counts once.
+    """
+    ends = text.count("\n", 0, index) + text.count("\r", 0, index)
+
+    return ends - text.count("\r\n", 0, index) + 1
 
 
 def check_columns(kind: str, rows: list[dict[str, str]], path: str | Path) -> None:
@@ -211,6 +354,27 @@ def check_columns(kind: str, rows: list[dict[str, str]], path: str | Path) -> No
             f"{path}: missing column(s) {', '.join(missing)}; "
             f"a {kind} file needs {needs}"
         )
+
+
+def check_scored(
+    kind: str, report: dict[str, Any], path: str | Path, split: str | None
+) -> None:
+    """Refuse a run that scored no row because every label was blank or invalid.
+
+    A report with n=0 and every score at zero would read as a measurement.
+    """
+    if report["n"]:
+        return
+
+    column, labels = (
+        ("p_level", "P1, P2 or P3") if kind == "severity" else ("frustration", "0 or 1")
+    )
+    skipped = report["skipped"]
+    where = f" in split {split!r}" if split is not None else ""
+    raise ValueError(
+        f"{path}: no row to score{where}: {skipped['blank']} blank and "
+        f"{skipped['invalid']} invalid {column} label(s) (valid: {labels})"
+    )
 
 
 def select_rows(rows: list[dict[str, str]], split: str | None) -> list[dict[str, str]]:
@@ -342,7 +506,12 @@ def _ticket_type(row: dict[str, str]) -> str | None:
 
 
 def severity_scores(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Precision, recall, F1 per class, macro-F1 and the confusion matrix."""
+    """Precision, recall, F1 per class, macro-F1 and the confusion matrix.
+
+    Every class gets its row, but macro-F1 averages only the classes present
+    in the labels (``macro_f1_classes``): an absent class has F1 0 whatever
+    the rules do, which would pull a perfect score on the others down.
+    """
     confusion = Counter(pairs)
     classes = {}
     for level in SEVERITIES:
@@ -351,10 +520,14 @@ def severity_scores(pairs: list[tuple[str, str]]) -> dict[str, Any]:
         actual = sum(confusion[(level, guess)] for guess in SEVERITIES)
         classes[level] = prf(tp, predicted, actual) | {"support": actual}
 
+    present = [level for level, c in classes.items() if c["support"]]
+    macro = sum(classes[level]["f1"] for level in present) / len(present or [1])
+
     return {
         "n": len(pairs),
         "classes": classes,
-        "macro_f1": round(sum(c["f1"] for c in classes.values()) / len(classes), 3),
+        "macro_f1": round(macro, 3),
+        "macro_f1_classes": present,
         "confusion": {
             truth: {guess: confusion[(truth, guess)] for guess in SEVERITIES}
             for truth in SEVERITIES
@@ -472,7 +645,10 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 def _severity_lines(name: str, scores: dict[str, Any]) -> list[str]:
-    lines = [f"[{name}] n={scores['n']} macro-F1={scores['macro_f1']:.3f}"]
+    """A severity section; macro-F1 names its classes when some are absent."""
+    over = scores["macro_f1_classes"]
+    only = f" (over {', '.join(over)} only)" if len(over) < len(SEVERITIES) else ""
+    lines = [f"[{name}] n={scores['n']} macro-F1={scores['macro_f1']:.3f}{only}"]
     for level, c in scores["classes"].items():
         lines.append(
             f"  {level}  P={c['precision']:.3f} R={c['recall']:.3f} "

@@ -19,6 +19,7 @@ from rules.config import Policy
 from rules.decide import WritePlan, decide, note_key, plan_write
 from rules.frustration import apply_frustration, score_frustration
 from rules.model import (
+    SEVERITIES,
     AccountFacts,
     Decision,
     FrustrationResult,
@@ -152,6 +153,7 @@ class Pipeline:
             tier=tier,
             policy=self.triage,
         )
+        severity = raise_for_followups(severity, messages[1:], self.triage)
         raised_before = bool(state.get("raised"))
         if frustration.escalate or raised_before:
             severity = apply_frustration(severity, _sticky(frustration, raised_before))
@@ -227,6 +229,40 @@ def customer_messages(ticket: TicketFacts) -> list[str]:
         messages = [ticket.description]
 
     return messages
+
+
+# Follow-ups read for new severity evidence: the latest ones.
+FOLLOWUPS_READ = 10
+
+
+def raise_for_followups(
+    severity: SeverityDecision,
+    followups: Sequence[str],
+    triage: TriagePolicy | None,
+) -> SeverityDecision:
+    """A later customer message can make the ticket more severe, never less.
+
+    "Now everything is down and our data is lost" in a follow-up is as much
+    evidence as it would be in the description; a follow-up that sounds
+    milder ("thanks, how do I ...") does not lower what was decided.
+    """
+    best = severity
+    for text in followups[-FOLLOWUPS_READ:]:
+        found = classify_severity("", text, policy=triage)
+        if SEVERITIES.index(found.level) < SEVERITIES.index(best.level):
+            reasons = tuple(f"follow-up: {reason}" for reason in found.reasons)
+            best = SeverityDecision(level=found.level, reasons=reasons)
+
+    if best is severity:
+        return severity
+
+    why = f"raised {severity.level} -> {best.level} by a later customer message"
+
+    return SeverityDecision(
+        level=best.level,
+        reasons=(*best.reasons, why),
+        raised_by_frustration=severity.raised_by_frustration,
+    )
 
 
 def _sticky(frustration: FrustrationResult, raised_before: bool) -> FrustrationResult:

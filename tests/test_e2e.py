@@ -82,6 +82,22 @@ def test_a_later_customer_update_writes_nothing_new(stack):
     assert len(_notes(stack, ticket_id, "[vip-sidecar decision]")) == 1
 
 
+def test_a_follow_up_reporting_an_outage_raises_the_ticket_once(stack):
+    ticket_id = _open(stack, PLATINUM, "Export question", "How do I export a report?")
+    assert "sev_p1" not in stack.sandbox.ticket(ticket_id)["ticket"]["tags"]
+
+    stack.sandbox.customer_reply(ticket_id, "Now the whole site is down for everyone.")
+    stack.drain()
+    stack.sandbox.customer_reply(ticket_id, "Thanks, how do I export to PDF?")
+    stack.drain()
+
+    ticket = stack.sandbox.ticket(ticket_id)["ticket"]
+    notes = _notes(stack, ticket_id, "[vip-sidecar decision]")
+    assert "sev_p1" in ticket["tags"]
+    assert len(notes) == 2
+    assert "by a later customer message" in notes[-1]["body"]
+
+
 def test_missed_first_response_alerts_once_per_threshold(stack):
     ticket_id = _open(stack, PLATINUM)
 

@@ -204,7 +204,7 @@ def test_reasons_are_short_and_end_with_the_score():
 
     assert decision.reasons[0] == 'subject: "production down" (outage, +4.5)'
     assert "type incident (+1)" in decision.reasons
-    assert decision.reasons[-1] == "outage decides P1 (score +7.0)"
+    assert decision.reasons[-1] == "outage decides P1 (score +7.1)"
     assert len(decision.reasons) <= load_default_policy().max_reasons
     assert all(len(reason) < 120 for reason in decision.reasons)
 
@@ -502,7 +502,7 @@ def test_more_bad_config_is_refused(raw, message):
 def test_a_wildcard_spans_a_bounded_word_and_reasons_stay_short():
     # 20,000 letters are no word a wildcard stands for; 65 are, and are cut.
     assert classify_severity("Report", "crash" * 4000).reasons == (
-        "score +0.0: P2 (P1 at +3)",
+        "no severity evidence: P2 until a person says otherwise",
     )
 
     long_word = "x" * 30 + "crash" + "y" * 30

@@ -74,3 +74,32 @@ def test_html_scripts_and_comments_are_cut_even_unclosed(text, kept):
 )
 def test_hostile_bodies_clean_to_nothing(text):
     assert clean_text(text) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (
+            "Please resend invoice 42.\n--\nJane\nUnauthorized access is prohibited.",
+            "Please resend invoice 42.",
+        ),
+        (
+            "Please resend invoice 42.\nCONFIDENTIAL: for the addressee only. "
+            "Unauthorized access is prohibited.",
+            "Please resend invoice 42.",
+        ),
+        (
+            "Please resend invoice 42.\nThis email and any attachments are "
+            "confidential and intended solely for the addressee.",
+            "Please resend invoice 42.",
+        ),
+        (
+            "Mohon kirim ulang invoice 42.\nEmail ini bersifat rahasia dan hanya "
+            "ditujukan kepada penerima.",
+            "Mohon kirim ulang invoice 42.",
+        ),
+    ],
+    ids=["signature", "confidential", "this-email", "id-disclaimer"],
+)
+def test_signatures_and_legal_footers_are_cut(text, kept):
+    assert clean_text(text) == kept
