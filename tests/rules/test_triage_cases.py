@@ -36,6 +36,11 @@ NOT_P1 = [
 ]
 
 P1 = [
+    "||since last night server down",
+    "||The training portal is down",
+    "||The policy page is down",
+    "||DDoS protection is down",
+    "||For the past hour the site is down",
     "Website has gone down||Our website has gone down for all customers since 9am.",
     "We're down||We're down. Customers cannot place orders.",
     "||The site is currently down.",
