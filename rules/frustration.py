@@ -179,8 +179,11 @@ def _cues(text: str, policy: TriagePolicy) -> tuple[float, list[str], bool]:
             explicit |= weight > 0 and hit.family.name not in rules.plain_cues
             relief |= weight < 0
 
-    # Shouting and "!!!" add to the score, but they escalate only when the
-    # message says nothing relieved: "All smooth, no problems!!!" is joy.
+    # A message that also says "thanks, no rush" is not a sharp one.
+    explicit &= not relief
+
+    # Shouting and "!!!" add to the score, but like every cue they escalate
+    # only when the message says nothing relieved: "All smooth!!!" is joy.
     if _is_shouting(text, rules.caps_min_letters, rules.caps_ratio):
         total += rules.caps_weight
         reasons.append(f"ALL CAPS ({rules.caps_weight:+.1f})")
@@ -206,6 +209,17 @@ def _is_shouting(text: str, min_letters: int, ratio: float) -> bool:
 
 def _sigmoid(value: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, value))))
+
+
+def has_relief(text: str, policy: TriagePolicy | None = None) -> bool:
+    """True when a message says something relieved ("thanks, it works now")."""
+    policy = policy or load_default_policy()
+    cleaned = clean_text(text).lower()
+
+    return any(
+        hit.family.weight * hit.factor < 0
+        for hit in find_hits(cleaned, policy.frustration.cues, policy)
+    )
 
 
 def score_message(

@@ -170,8 +170,8 @@ def _build_policy(raw: Mapping, where: str) -> TriagePolicy:
         subject_weight=_number(raw, "subject_weight", where, low=0.0),
         body_weight=_number(raw, "body_weight", where, low=0.0),
         hedge_factor=_number(raw, "hedge_factor", where, low=0.0, high=1.0),
-        negation_window=int(_number(raw, "negation_window", where, low=0, high=10)),
-        max_reasons=int(_number(raw, "max_reasons", where, low=1, high=50)),
+        negation_window=_whole(raw, "negation_window", where, low=0, high=10),
+        max_reasons=_whole(raw, "max_reasons", where, low=1, high=50),
         p1_threshold=p1,
         p3_threshold=p3,
         negations=_word_set(raw, "negations", where),
@@ -203,15 +203,18 @@ def _frustration(raw: Mapping, where: str) -> FrustrationPolicy:
     unknown = plain - {family.name for family in cues}
     if unknown:
         names = ", ".join(sorted(unknown))
-        raise ValueError(f"{path}.plain_cues: no cue named {names}")
+        raise ValueError(
+            f"{path}.plain_cues: no cue named {names} (a cue removed with null "
+            "must also leave plain_cues: set the whole list)"
+        )
 
     return FrustrationPolicy(
         threshold=_number(raw, "threshold", path, low=0.0, high=1.0),
         sharp=_number(raw, "sharp", path, low=0.0, high=1.0),
         sustained=_number(raw, "sustained", path, low=0.0, high=1.0),
-        sustained_messages=int(_number(raw, "sustained_messages", path, low=1)),
+        sustained_messages=_whole(raw, "sustained_messages", path, low=1, high=20),
         caps_weight=_number(raw, "caps_weight", path),
-        caps_min_letters=int(_number(raw, "caps_min_letters", path, low=1)),
+        caps_min_letters=_whole(raw, "caps_min_letters", path, low=1, high=10_000),
         caps_ratio=_number(raw, "caps_ratio", path, low=0.0, high=1.0),
         exclaim_weight=_number(raw, "exclaim_weight", path),
         cues=cues,
@@ -255,6 +258,15 @@ def _number(
         raise ValueError(f"{where}.{key}: {value!r} is outside [{low}, {high}]")
 
     return float(value)
+
+
+def _whole(raw: Mapping, key: str, where: str, *, low: int, high: int) -> int:
+    """A whole number in [low, high]: a window of 2.7 words is a typo."""
+    value = _number(raw, key, where, low=low, high=high)
+    if value != int(value):
+        raise ValueError(f"{where}.{key}: expected a whole number, got {value!r}")
+
+    return int(value)
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
@@ -338,7 +350,7 @@ def compile_phrases(phrases: list[str] | tuple[str, ...]) -> re.Pattern[str]:
     groups: dict[str, list[str]] = {}
     for phrase in sorted(set(phrases), key=len, reverse=True):
         body = r"\s+".join(_word_pattern(word) for word in phrase.split())
-        if phrase[0] == "*" or not body.startswith(phrase[0]):
+        if not phrase[0].isalnum() or not body.startswith(phrase[0]):
             groups.setdefault("", []).append(body)
         else:
             groups.setdefault(phrase[0], []).append(body[1:])

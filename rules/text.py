@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 
 # Triage reads the start of a message; anything past this is logs or pastes.
 MAX_CHARS = 20_000
@@ -38,17 +39,37 @@ _REPLY_HEADER = re.compile(
     r"[ \t]*-{2,}.*$"
     r"|from:[ \t].{0,300}$(?=\n[ \t]*(?:sent|date|to|dikirim|tanggal):)"
     r"|dari:[ \t].{0,300}$(?=\n[ \t]*(?:dikirim|tanggal|kepada|sent|date|to):)"
-    # The signature delimiter, and the legal footers companies add to every
-    # mail ("Unauthorized access ... is prohibited" is not an incident).
-    r"|--[ \t]*$"
-    r"|(?:confidential(?:ity)?(?: notice)?|disclaimer|notice)[ \t]*:.*$"
-    r"|this (?:e-?mail|message|communication)\b[^\n]{0,80}"
-    r"\b(?:confidential|intended|privileged)\b.*$"
+    r")",
+    re.I | re.M,
+)
+
+# The signature delimiter and the legal footers companies add to every mail
+# ("Unauthorized access ... is prohibited" is not an incident). They end a
+# message, so they cut only after FOOTER_AFTER characters of the customer's
+# own words: "Confidential: we suspect unauthorized access" is a report.
+FOOTER_AFTER = 20
+_FOOTER = re.compile(
+    r"^[ \t]*(?:"
+    r"--[ \t]*$"
+    r"|(?:confidential(?:ity)?(?: notice)?|disclaimer|perhatian)[ \t]*:.*$"
+    r"|(?:this|the contents of this) (?:e-?mail|message|communication)\b"
+    r"[^\n]{0,80}\b(?:confidential|intended|privileged)\b.*$"
     r"|the information (?:contained )?in this (?:e-?mail|message)\b.*$"
     r"|(?:email|e-mail|surel|pesan) ini\b[^\n]{0,80}\b(?:rahasia|ditujukan)\b.*$"
     r")",
     re.I | re.M,
 )
+# Words that mark a sentence of a mail banner or legal boilerplate, wherever
+# it stands; the whole sentence goes.
+_BOILERPLATE = re.compile(
+    r"\b(?:strictly prohibited|is prohibited|are prohibited|dilarang|"
+    r"has been scanned|was scanned|scanned for (?:viruses|malware)|"
+    r"report suspicious|do not click)\b",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"[.!?\n]")
+# Cheap substring test first: most messages hold none of these.
+_BOILERPLATE_HINTS = ("prohibited", "dilarang", "scanned", "suspicious", "click")
 
 # Lines that are machine output, not prose.
 _MACHINE_LINE = re.compile(
@@ -134,6 +155,41 @@ def strip_quoted(text: str) -> str:
     return text[: match.start()]
 
 
+def strip_footer(text: str) -> str:
+    """Cut a signature or legal footer, and drop banner sentences anywhere."""
+    for match in _FOOTER.finditer(text):
+        if len(text[: match.start()].strip()) >= FOOTER_AFTER:
+            text = text[: match.start()]
+            break
+
+    return _drop_boilerplate(text)
+
+
+def _drop_boilerplate(text: str) -> str:
+    """Remove each sentence that holds a boilerplate marker (one pass)."""
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _BOILERPLATE_HINTS):
+        return text
+
+    parts = []
+    position = 0
+    for match in _BOILERPLATE.finditer(text):
+        if match.start() < position:
+            continue
+
+        start = max(text.rfind(c, position, match.start()) for c in ".!?\n") + 1
+        start = max(start, position)
+        end_match = _SENTENCE_END.search(text, match.end())
+        end = end_match.end() if end_match else len(text)
+        parts.append(text[position:start])
+        parts.append(" ")
+        position = end
+
+    parts.append(text[position:])
+
+    return "".join(parts)
+
+
 def strip_machine_lines(text: str) -> str:
     """Drop fenced code, stack-trace frames, log lines and ``>`` quotes."""
     text = _FENCE.sub("\n", text)
@@ -153,8 +209,12 @@ def is_binary_looking(text: str) -> bool:
     return bad > len(sample) * 0.1
 
 
+@lru_cache(maxsize=64)
 def clean_text(text: str | None) -> str:
-    """The customer's own words in ``text``, ready for matching."""
+    """The customer's own words in ``text``, ready for matching.
+
+    Cached: severity and frustration both read the same description.
+    """
     if not text:
         return ""
 
@@ -163,7 +223,7 @@ def clean_text(text: str | None) -> str:
 
     text = text[: MAX_CHARS * 2].replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub(" ", strip_html(text))
-    text = strip_machine_lines(strip_quoted(text))
+    text = strip_machine_lines(strip_footer(strip_quoted(text)))
 
     return text[:MAX_CHARS].strip()
 

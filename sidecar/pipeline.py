@@ -17,7 +17,7 @@ from typing import Any
 from connector.errors import UpdateConflict
 from rules.config import Policy
 from rules.decide import WritePlan, decide, note_key, plan_write
-from rules.frustration import apply_frustration, score_frustration
+from rules.frustration import apply_frustration, has_relief, score_frustration
 from rules.model import (
     SEVERITIES,
     AccountFacts,
@@ -240,15 +240,19 @@ def raise_for_followups(
     followups: Sequence[str],
     triage: TriagePolicy | None,
 ) -> SeverityDecision:
-    """A later customer message can make the ticket more severe, never less.
+    """A later customer message can make the ticket P1, never less severe.
 
     "Now everything is down and our data is lost" in a follow-up is as much
-    evidence as it would be in the description; a follow-up that sounds
-    milder ("thanks, how do I ...") does not lower what was decided.
+    evidence as it would be in the description. A follow-up without P1
+    evidence changes nothing (it says less than the description did), and
+    one that sounds relieved ("thanks, the outage is over") raises nothing.
     """
     best = severity
     for text in followups[-FOLLOWUPS_READ:]:
         found = classify_severity("", text, policy=triage)
+        if found.level != "P1" or has_relief(text, triage):
+            continue
+
         if SEVERITIES.index(found.level) < SEVERITIES.index(best.level):
             reasons = tuple(f"follow-up: {reason}" for reason in found.reasons)
             best = SeverityDecision(level=found.level, reasons=reasons)

@@ -31,3 +31,9 @@ def test_the_raise_keeps_the_frustration_flag():
 
     assert raised.level == "P1"
     assert raised.raised_by_frustration
+
+
+def test_a_follow_up_without_p1_evidence_or_with_relief_raises_nothing():
+    assert raise_for_followups(P3, ["Thanks, that worked!"], None) is P3
+    assert raise_for_followups(P3, ["The export is slow."], None) is P3
+    assert raise_for_followups(P3, ["Thanks, the outage is resolved now"], None) is P3

@@ -510,3 +510,41 @@ def test_a_wildcard_spans_a_bounded_word_and_reasons_stay_short():
 
     assert decision.level == "P1"
     assert decision.reasons[0] == f'subject: "{long_word[:57]}..." (crash, +3.0)'
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"negation_window": 2.7}, "triage.negation_window: expected a whole number"),
+        (
+            {"frustration": {"sustained_messages": 1000000}},
+            "sustained_messages: 1000000 is outside",
+        ),
+        (
+            {"frustration": {"cues": {"trouble": None}}},
+            "must also leave plain_cues",
+        ),
+    ],
+    ids=["fractional-window", "huge-run", "removed-plain-cue"],
+)
+def test_whole_numbers_and_removed_cues_are_checked(raw, message):
+    with pytest.raises(ValueError, match=message):
+        parse_triage_config(raw)
+
+
+def test_phrases_may_start_with_any_character():
+    policy = parse_triage_config(
+        {
+            "families": {
+                "cheer": {
+                    "level": "P3",
+                    "weight": -1,
+                    "phrases": {"en": ["\\o/", "\\"]},
+                }
+            }
+        }
+    )
+
+    decision = classify_severity("Done \\o/", "", policy=policy)
+
+    assert any("(cheer" in reason for reason in decision.reasons)

@@ -13,6 +13,18 @@ from rules.frustration import score_frustration
 from rules.severity import classify_severity
 
 NOT_P1 = [
+    "||The errors are all gone now, thanks!",
+    "||Errornya hilang setelah restart, terima kasih",
+    "||Notifikasi email hilang setelah update, mohon dicek",
+    "||Icon export hilang dari menu setelah update",
+    "||Please send us the root cause analysis for the outage on Monday",
+    "||We are planning for an outage window next Saturday",
+    "||Will the migration on Saturday cause any outage?",
+    "||How do I export?\nThe contents of this email are confidential. Unauthorized access, copying or distribution is strictly prohibited.",
+    "||How do I export?\nPERHATIAN: Informasi dalam email ini bersifat rahasia. Akses tanpa izin dilarang.",
+    "||How do I export?\nThis message has been scanned for malware by Mimecast",
+    "||How do I export? Do not click links, it may be phishing.",
+    "||How do I export?\nPT Maju | Unauthorized access to this email is prohibited",
     "Typo on the outage notification page||",
     "||Please send the post-mortem report of last month's outage for our records",
     "||We had a planned outage last weekend; please confirm the maintenance window for next month",
@@ -36,6 +48,24 @@ NOT_P1 = [
 ]
 
 P1 = [
+    "||Notice: our whole site is down since 8am, nobody can log in",
+    "||Email ini ditujukan untuk melaporkan bahwa server kami down sejak pagi",
+    "||This message is intended to let you know our server is down since 8am",
+    "||Confidential: we suspect unauthorized access to our admin panel",
+    "||Disclaimer: I am not technical, but all our data is gone after your update",
+    "||Hi team,\n--\nOur production server is down since 8am. Nobody can work.",
+    "||We are seeing data loss reports from all our branches",
+    "||After the upgrade we lost all reports",
+    "||We lost all templates after the update",
+    "||We have a total outage report from all 30 stores",
+    "||Our checkout is down page after page returns 502",
+    "||Our portal was hacked page defaced with a ransom note",
+    "||We received a phishing page impersonating your login and several staff entered passwords",
+    "||The whole platform has been unreachable for an hour",
+    "||Our server goes down every hour, customers cannot check out",
+    "||Server kalian down dari tadi pagi",
+    "URGENT: PAYMENT GATEWAY DOWN||",
+    "Payment gateway down||All card payments are failing for all stores",
     "||since last night server down",
     "||The training portal is down",
     "||The policy page is down",
@@ -57,7 +87,6 @@ P1 = [
     "||Server sedang gangguan, tidak ada yang bisa transaksi",
     "||All our invoices disappeared from the dashboard overnight.",
     "||Our database was deleted by your migration script, all customer records are gone.",
-    "||Semua data transaksi bulan ini hilang dari dashboard.",
     "||Transaksi pelanggan hilang setelah update",
     "||Someone logged into our admin account from an unknown IP and changed payouts.",
     "||Our API keys were stolen and used to send spam.",
@@ -72,6 +101,8 @@ P1 = [
 ]
 
 CALM = [
+    "Still waiting for the invoice copy, no rush, thanks!",
+    "I have asked several times about the roadmap, just curious, no rush :)",
     "Semua lancar, tidak ada kendala!!!",
     "Aman, tidak ada error lagi sejak kemarin!!!",
     "SEMUA AMAN, TIDAK ADA ERROR LAGI SEJAK KEMARIN",
@@ -82,6 +113,8 @@ CALM = [
 ]
 
 FRUSTRATED = [
+    "I am extremely upset, this is the third week in a row our reports are wrong",
+    "Hello? Any update? It's been two days and still nothing, we're losing sales.",
     "Your team keeps ignoring our emails and we are losing customers every hour.",
     "Sudah seminggu saya menunggu dan tidak ada kabar sama sekali",
     "Sudah muak dengan layanan kalian, makin lama makin mahal",
