@@ -13,6 +13,8 @@ from rules.frustration import score_frustration
 from rules.severity import classify_severity
 
 NOT_P1 = [
+    "||We don't want performance to be compromised by the new plugin",
+    "||Pulsa saya terpotong tanpa izin",
     "||The errors are all gone now, thanks!",
     "||Errornya hilang setelah restart, terima kasih",
     "||Notifikasi email hilang setelah update, mohon dicek",
@@ -48,6 +50,8 @@ NOT_P1 = [
 ]
 
 P1 = [
+    "||Our admin account was compromised last night",
+    "||Ada yang mengakses tanpa izin ke data pelanggan kami",
     "||Notice: our whole site is down since 8am, nobody can log in",
     "||Email ini ditujukan untuk melaporkan bahwa server kami down sejak pagi",
     "||This message is intended to let you know our server is down since 8am",
@@ -92,7 +96,6 @@ P1 = [
     "||Our API keys were stolen and used to send spam.",
     "||Our customer list leaked online, it is on a public forum.",
     "||Akun kami dihack, password diganti orang lain.",
-    "||Ada yang mengakses data pelanggan kami tanpa izin",
     "||Not sure why prod is down but please look now",
     "||No idea why server down again",
     "||sejak pagi tidak bisa login sistem down",
