@@ -171,14 +171,11 @@ def test_add_eval_parser_registers_the_command(tickets_csv, capsys):
 
 
 def test_eval_of_a_missing_file_fails_cleanly(tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    add_eval_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["eval", "frustration", str(tmp_path / "nope.csv")])
+    code, out, err = _cli(capsys, "frustration", str(tmp_path / "nope.csv"))
 
-    assert args.func(args) == 2
-    captured = capsys.readouterr()
-    assert captured.err == f"eval: {tmp_path / 'nope.csv'}: no such file\n"
-    assert captured.out == ""
+    assert code == 2
+    assert err == f"eval: {tmp_path / 'nope.csv'}: no such file\n"
+    assert out == ""
 
 
 def test_a_directory_given_as_file_is_refused(tmp_path, capsys):
@@ -229,16 +226,12 @@ def test_eval_config_problems_fail_cleanly(
 ):
     config = tmp_path / "config.yaml"
     config.write_text(text)
-    parser = argparse.ArgumentParser()
-    add_eval_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
-        ["eval", "severity", str(tickets_csv), "--config", str(config)]
-    )
 
-    assert args.func(args) == 2
-    captured = capsys.readouterr()
-    assert message in captured.err
-    assert captured.out == ""
+    code, out, err = _cli(capsys, "severity", str(tickets_csv), "--config", str(config))
+
+    assert code == 2
+    assert message in err
+    assert out == ""
 
 
 def test_unknown_kind_is_refused(tickets_csv):
